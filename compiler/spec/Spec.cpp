@@ -1,0 +1,275 @@
+// TOML spec parsing and validation (see Spec.h).
+#include "spec/Spec.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace mixerc {
+namespace {
+
+// Sizes above these are refused before anything is built or allocated: no Mixer needs more.
+constexpr int64_t kMaxImageSide = 8192;
+constexpr int64_t kMaxWidth = 1 << 16;
+constexpr int64_t kMaxDepth = 1024;
+constexpr int64_t kMaxClasses = 1 << 20;
+constexpr int64_t kMaxChannels = 64;
+constexpr int64_t kMaxTokens = 1 << 16;
+constexpr double kMaxParameters = 4e9;
+
+struct SpecError {
+  std::string message;
+};
+
+class SpecReader {
+public:
+  explicit SpecReader(const std::string &path) : path_(path) {}
+
+  [[noreturn]] void error(const toml::source_region &where, const std::string &key,
+                          const std::string &what) const {
+    throw SpecError{fmt::format("{}:{}: {}: {}", path_, where.begin.line, key, what)};
+  }
+  [[noreturn]] void error(const toml::node &node, const std::string &key,
+                          const std::string &what) const {
+    error(node.source(), key, what);
+  }
+
+  /// Refuses keys of `table` that are not in `allowed`.
+  void onlyKeys(const toml::table &table, const std::string &prefix,
+                std::initializer_list<const char *> allowed) const {
+    std::set<std::string> names(allowed.begin(), allowed.end());
+    for (auto &&[key, node] : table)
+      if (!names.count(std::string(key.str())))
+        error(key.source(), prefix + std::string(key.str()), "unknown key");
+  }
+
+  const toml::node &require(const toml::table &table, const std::string &prefix,
+                            const char *key) const {
+    const toml::node *node = table.get(key);
+    if (!node)
+      error(table, prefix + key, "missing (required)");
+    return *node;
+  }
+
+  int64_t positive(const toml::node &node, const std::string &key, int64_t max) const {
+    if (!node.is_integer())
+      error(node, key, fmt::format("expected an integer, got {}", typeName(node)));
+    int64_t v = node.value<int64_t>().value();
+    if (v <= 0)
+      error(node, key, fmt::format("must be positive, got {}", v));
+    if (v > max)
+      error(node, key, fmt::format("{} is absurdly large (limit {})", v, max));
+    return v;
+  }
+
+  std::string string(const toml::node &node, const std::string &key) const {
+    if (!node.is_string())
+      error(node, key, fmt::format("expected a string, got {}", typeName(node)));
+    return node.value<std::string>().value();
+  }
+
+  static const char *typeName(const toml::node &node) {
+    switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+    }
+  }
+
+  void read(const toml::table &root, ModelSpec *spec) const {
+    onlyKeys(root, "", {"name", "family", "model", "build"});
+    const toml::node &nameNode = require(root, "", "name");
+    spec->name = string(nameNode, "name");
+    checkIdentifier(nameNode, spec->name);
+
+    const toml::node &familyNode = require(root, "", "family");
+    std::string family = string(familyNode, "family");
+    if (family == "mlp_mixer")
+      spec->family = Family::MlpMixer;
+    else if (family == "conv_mixer" || family == "bmlp")
+      error(familyNode, "family",
+            fmt::format("'{}' is a Mixer family this mixerc does not compile yet", family));
+    else
+      error(familyNode, "family",
+            fmt::format("unknown family '{}' (expected mlp_mixer, conv_mixer or bmlp)", family));
+
+    const toml::node &modelNode = require(root, "", "model");
+    if (!modelNode.is_table())
+      error(modelNode, "model", "expected a table [model]");
+    readMlpMixer(*modelNode.as_table(), spec);
+
+    if (const toml::node *buildNode = root.get("build")) {
+      if (!buildNode->is_table())
+        error(*buildNode, "build", "expected a table [build]");
+      readBuild(*buildNode->as_table(), spec);
+    }
+  }
+
+  void checkIdentifier(const toml::node &node, const std::string &name) const {
+    bool ok = !name.empty() && name.size() <= 64 && !(name[0] >= '0' && name[0] <= '9');
+    for (char c : name)
+      ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_');
+    if (!ok)
+      error(node, "name",
+            fmt::format("'{}' is not a C identifier of at most 64 characters", name));
+    if (name == "mixer")
+      error(node, "name", "'mixer' is reserved for the shared runtime's symbols");
+  }
+
+  void readImageSize(const toml::node &node, ModelSpec *spec) const {
+    const std::string key = "model.image_size";
+    if (node.is_integer()) {
+      spec->image_height = spec->image_width = positive(node, key, kMaxImageSide);
+      return;
+    }
+    const toml::array *array = node.as_array();
+    if (!array || array->size() != 2)
+      error(node, key, "expected an integer or [height, width]");
+    spec->image_height = positive(*array->get(0), key + "[0]", kMaxImageSide);
+    spec->image_width = positive(*array->get(1), key + "[1]", kMaxImageSide);
+  }
+
+  void readMlpMixer(const toml::table &model, ModelSpec *spec) const {
+    const std::string p = "model.";
+    onlyKeys(model, p,
+             {"image_size", "channels", "patch", "depth", "hidden", "token_mlp", "channel_mlp",
+              "classes", "gelu"});
+    const toml::node &imageNode = require(model, p, "image_size");
+    readImageSize(imageNode, spec);
+    spec->channels = positive(require(model, p, "channels"), p + "channels", kMaxChannels);
+    const toml::node &patchNode = require(model, p, "patch");
+    spec->patch = positive(patchNode, p + "patch", kMaxImageSide);
+    spec->depth = positive(require(model, p, "depth"), p + "depth", kMaxDepth);
+    spec->hidden = positive(require(model, p, "hidden"), p + "hidden", kMaxWidth);
+    spec->token_mlp = positive(require(model, p, "token_mlp"), p + "token_mlp", kMaxWidth);
+    spec->channel_mlp = positive(require(model, p, "channel_mlp"), p + "channel_mlp", kMaxWidth);
+    spec->classes = positive(require(model, p, "classes"), p + "classes", kMaxClasses);
+    if (const toml::node *gelu = model.get("gelu")) {
+      std::string form = string(*gelu, p + "gelu");
+      if (form == "erf")
+        spec->gelu = GeluApproximation::Erf;
+      else if (form == "tanh")
+        spec->gelu = GeluApproximation::Tanh;
+      else
+        error(*gelu, p + "gelu", fmt::format("unknown form '{}' (expected erf or tanh)", form));
+    }
+
+    if (spec->image_height % spec->patch || spec->image_width % spec->patch)
+      error(patchNode, p + "patch",
+            fmt::format("image size {}x{} is not divisible by patch {}", spec->image_height,
+                        spec->image_width, spec->patch));
+    if (spec->tokens() > kMaxTokens)
+      error(patchNode, p + "patch",
+            fmt::format("{} tokens is absurdly many (limit {})", spec->tokens(), kMaxTokens));
+    if (double(spec->parameter_count()) > kMaxParameters)
+      error(model, "model",
+            fmt::format("{} parameters is absurdly many (limit {:.0e})",
+                        spec->parameter_count(), kMaxParameters));
+  }
+
+  void readBuild(const toml::table &build, ModelSpec *spec) const {
+    const std::string p = "build.";
+    onlyKeys(build, p, {"targets", "training", "precision"});
+    if (const toml::node *targets = build.get("targets")) {
+      const toml::array *array = targets->as_array();
+      if (!array || array->empty())
+        error(*targets, p + "targets", "expected a non-empty array of target names");
+      spec->targets.clear();
+      for (const toml::node &t : *array) {
+        std::string target = string(t, p + "targets");
+        static const std::set<std::string> known{"host", "x86-64-avx2", "x86-64-avx512"};
+        if (target == "cuda")
+          error(t, p + "targets", "target 'cuda' is not supported by this mixerc yet");
+        if (!known.count(target))
+          error(t, p + "targets",
+                fmt::format("unknown target '{}' (expected host, x86-64-avx2 or x86-64-avx512)",
+                            target));
+        spec->targets.push_back(target);
+      }
+    }
+    if (const toml::node *training = build.get("training")) {
+      if (!training->is_boolean())
+        error(*training, p + "training",
+              fmt::format("expected a boolean, got {}", typeName(*training)));
+      spec->training = training->value<bool>().value();
+    }
+    if (const toml::node *precision = build.get("precision")) {
+      spec->precision = string(*precision, p + "precision");
+      if (spec->precision != "f32")
+        error(*precision, p + "precision",
+              fmt::format("unsupported precision '{}' (expected f32)", spec->precision));
+    }
+  }
+
+private:
+  std::string path_;
+};
+
+} // namespace
+
+const char *familyName(Family family) {
+  switch (family) {
+  case Family::MlpMixer: return "mlp_mixer";
+  case Family::ConvMixer: return "conv_mixer";
+  case Family::Bmlp: return "bmlp";
+  }
+  return "?";
+}
+
+double ModelSpec::forward_flops_per_image() const {
+  const double s = double(tokens()), c = double(hidden);
+  double flops = 2.0 * s * double(patch_features()) * c;            // patch embedding
+  flops += double(depth) * 2.0 * 2.0 * s * double(token_mlp) * c;   // token MLP: 2 GEMMs
+  flops += double(depth) * 2.0 * 2.0 * s * double(channel_mlp) * c; // channel MLP: 2 GEMMs
+  flops += 2.0 * c * double(classes);                               // head
+  return flops;
+}
+
+int64_t ModelSpec::parameter_count() const {
+  const double s = double(tokens()), c = double(hidden);
+  double n = double(patch_features()) * c + c;
+  n += double(depth) * (4 * c + 2 * s * double(token_mlp) + double(token_mlp) + s +
+                        2 * c * double(channel_mlp) + double(channel_mlp) + c);
+  n += 2 * c + c * double(classes) + double(classes);
+  return n > 9e18 ? INT64_MAX : int64_t(n);
+}
+
+bool parseSpecString(const std::string &text, const std::string &path, ModelSpec *spec,
+                     std::string *error) {
+  ModelSpec result;
+  result.path = path;
+  try {
+    toml::table root = toml::parse(text, path);
+    SpecReader(path).read(root, &result);
+  } catch (const toml::parse_error &e) {
+    *error = fmt::format("{}:{}: malformed TOML: {}", path, e.source().begin.line,
+                         std::string(e.description()));
+    return false;
+  } catch (const SpecError &e) {
+    *error = e.message;
+    return false;
+  }
+  *spec = std::move(result);
+  return true;
+}
+
+bool parseSpecFile(const std::string &path, ModelSpec *spec, std::string *error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = fmt::format("{}: cannot open spec file", path);
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseSpecString(text.str(), path, spec, error);
+}
+
+} // namespace mixerc

@@ -1,0 +1,52 @@
+// A validated model spec: what one specs/*.toml file says, checked for every kind of mistake.
+//
+// parseSpecFile/parseSpecString read TOML with toml++, refuse unknown keys, wrong types, missing
+// keys, non-positive or absurd sizes and impossible shapes, and name file:line:key in the message.
+// The result is plain data: the dialect builder turns it into IR, nothing here knows MLIR.
+#ifndef MIXERC_SPEC_SPEC_H
+#define MIXERC_SPEC_SPEC_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mixerc {
+
+enum class Family { MlpMixer, ConvMixer, Bmlp };
+enum class GeluApproximation { Erf, Tanh };
+
+struct ModelSpec {
+  std::string path; ///< where it was read from, for messages
+  std::string name; ///< C identifier; prefixes every exported symbol
+  Family family = Family::MlpMixer;
+
+  // [model]
+  int64_t image_height = 0, image_width = 0, channels = 0;
+  int64_t patch = 0, depth = 0, hidden = 0;
+  int64_t token_mlp = 0, channel_mlp = 0; ///< D_S and D_C
+  int64_t classes = 0;
+  GeluApproximation gelu = GeluApproximation::Erf;
+  double layer_norm_epsilon = 1e-6;
+
+  // [build]
+  std::vector<std::string> targets{"host"};
+  bool training = false;
+  std::string precision = "f32";
+
+  int64_t tokens() const { return (image_height / patch) * (image_width / patch); }
+  int64_t patch_features() const { return channels * patch * patch; }
+  /// Multiply-adds of one forward pass, counted as 2 FLOPs each.
+  double forward_flops_per_image() const;
+  int64_t parameter_count() const;
+};
+
+/// Parses and validates; on failure returns false and sets `error` to "file:line: key: problem".
+bool parseSpecFile(const std::string &path, ModelSpec *spec, std::string *error);
+bool parseSpecString(const std::string &text, const std::string &path, ModelSpec *spec,
+                     std::string *error);
+
+const char *familyName(Family family);
+
+} // namespace mixerc
+
+#endif

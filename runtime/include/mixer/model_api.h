@@ -1,0 +1,23 @@
+// The runtime entry points the generated glue forwards NAME_create, NAME_infer, ... to.
+#ifndef MIXER_MODEL_API_H
+#define MIXER_MODEL_API_H
+
+#include "mixer/model_desc.h"
+#include "mixer/runtime.h"
+
+namespace mixer::rt {
+
+struct Model;
+
+mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Model **out);
+void destroy_model(Model *model);
+mixer_status load_weights(Model *model, const char *path);
+mixer_status save_weights(const Model *model, const char *path);
+mixer_status infer(Model *model, const float *images, int64_t batch, float *logits);
+
+/// Clears the thread's error message; every exported function calls it first.
+void clear_error();
+
+} // namespace mixer::rt
+
+#endif // MIXER_MODEL_API_H

@@ -1,0 +1,91 @@
+// The description of one compiled model, as the generated glue hands it to the runtime.
+//
+// mixerc writes one ModelDesc per library: the parameters (timm names, shapes, initialisers), the
+// weight packings its kernels want, the activation slots, and the kernel sequence with the buffer
+// shape of every argument. The runtime interprets this table and knows nothing of any model family,
+// so a new family needs new kernels and a new lowering, never a new runtime.
+#ifndef MIXER_MODEL_DESC_H
+#define MIXER_MODEL_DESC_H
+
+#include <cstdint>
+
+namespace mixer::rt {
+
+inline constexpr int kMaxRank = 4;
+
+/// How a parameter is initialised by NAME_create (timm's init for each family).
+enum class InitKind : uint8_t {
+  Zeros,
+  Ones,
+  XavierUniform, ///< U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+  LecunNormal,   ///< truncated normal, std = sqrt(1 / fan_in), cut at 2 std
+  Normal,        ///< N(0, init_std)
+};
+
+struct ParamDesc {
+  const char *name; ///< timm's state_dict key
+  int32_t rank;
+  int64_t shape[kMaxRank];
+  InitKind init;
+  float init_std;
+  int64_t fan_in, fan_out;
+};
+
+/// A weight re-laid out once after every load or init: packed[p][k][j] = W[p * panel + j][k]
+/// (zero past N) for a parameter W of shape [N][K...]; the GEMM kernels read these panels.
+struct PackDesc {
+  int32_t param;
+  int32_t panel;
+};
+
+enum class SlotKind : uint8_t { Param, Packed, Input, Output, Activation };
+
+/// One buffer dimension: extent (times the batch when batch_scaled) and stride in elements.
+struct DimDesc {
+  int64_t extent;
+  int64_t stride;
+  bool batch_scaled;
+};
+
+struct ArgDesc {
+  SlotKind kind;
+  int32_t index; ///< into params, packs or activations; unused for Input and Output
+  int32_t rank;  ///< Halide order: dims[0] is innermost
+  DimDesc dims[kMaxRank];
+};
+
+using KernelFn = int (*)(void **);
+
+struct KernelDesc {
+  const char *name;
+  KernelFn fn; ///< the Halide pipeline's argv entry point
+};
+
+struct StepDesc {
+  int32_t kernel;
+  const char *label; ///< the dialect op this step came from, for errors and profiles
+  int32_t num_args;  ///< inputs then the output
+  const ArgDesc *args;
+};
+
+struct ModelDesc {
+  int32_t abi_version;
+  const char *name;
+  const ParamDesc *params;
+  int32_t num_params;
+  const PackDesc *packs;
+  int32_t num_packs;
+  const int64_t *activation_elems_per_image;
+  int32_t num_activations;
+  const KernelDesc *kernels;
+  int32_t num_kernels;
+  const StepDesc *steps;
+  int32_t num_steps;
+  int64_t input_shape[3]; ///< C, H, W of one image
+  int64_t num_classes;
+  double flops_per_image; ///< multiply-adds counted as 2
+};
+
+} // namespace mixer::rt
+
+#endif // MIXER_MODEL_DESC_H

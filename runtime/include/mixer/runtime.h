@@ -1,0 +1,74 @@
+/* mixer/runtime.h: the types every mixerc-generated library shares.
+ *
+ * A library generated from a spec named NAME exports NAME_create, NAME_destroy, NAME_infer, ...
+ * (declared in the generated NAME.h) plus the two unprefixed functions below. The unprefixed ones
+ * are the same code in every library, so when several models are linked into one program the
+ * dynamic linker binds them to one copy and they share one thread-local error slot.
+ *
+ * Ownership: what NAME_create returns belongs to the caller, who must release it with
+ * NAME_destroy. No function keeps a pointer it was passed beyond its return.
+ * Thread safety: distinct models may be used from distinct threads at the same time; one model must
+ * not be used from two threads at once. The error message is thread-local.
+ */
+#ifndef MIXER_RUNTIME_H
+#define MIXER_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MIXER_BUILDING_LIBRARY)
+#define MIXER_API __attribute__((visibility("default")))
+#else
+#define MIXER_API
+#endif
+
+/** Bumped whenever a struct below or the calling convention of generated functions changes. */
+#define MIXER_ABI_VERSION 1
+
+typedef enum mixer_status {
+  MIXER_OK = 0,
+  MIXER_ERROR_INVALID_ARGUMENT = 1, /* a NULL pointer, batch <= 0, a bad option */
+  MIXER_ERROR_IO = 2,               /* a file could not be opened, read, written or renamed */
+  MIXER_ERROR_FORMAT = 3,           /* a file is not what it claims to be (bad header, truncated) */
+  MIXER_ERROR_SHAPE = 4,            /* a tensor is missing, extra, mis-shaped or mis-typed */
+  MIXER_ERROR_OUT_OF_MEMORY = 5,
+  MIXER_ERROR_DEVICE = 6,           /* a kernel failed on its device */
+  MIXER_ERROR_UNSUPPORTED = 7,      /* ABI mismatch, a target or feature this library lacks */
+  MIXER_ERROR_INTERNAL = 8          /* a bug in mixerc: please report it */
+} mixer_status;
+
+typedef enum mixer_device {
+  MIXER_DEVICE_CPU = 0,
+  MIXER_DEVICE_CUDA = 1 /* only in libraries compiled with a cuda target */
+} mixer_device;
+
+/** Options for NAME_create. Always initialise with mixer_options_init, then change fields. */
+typedef struct mixer_options {
+  uint32_t abi_version; /* set by mixer_options_init; a mismatch is refused */
+  uint64_t seed;        /* seeds the weight initialisation; default 0 */
+  int32_t num_threads;  /* worker threads for this library's kernels; 0 = all cores */
+  mixer_device device;  /* default MIXER_DEVICE_CPU */
+} mixer_options;
+
+static inline void mixer_options_init(mixer_options *opts) {
+  opts->abi_version = MIXER_ABI_VERSION;
+  opts->seed = 0;
+  opts->num_threads = 0;
+  opts->device = MIXER_DEVICE_CPU;
+}
+
+/** The message of the last failed call on this thread; "" if none. Valid until the next call. */
+MIXER_API const char *mixer_last_error(void);
+
+/** Internal: the thread-local slot mixer_last_error reads. Exported only so that all libraries in
+ * a process share one slot; not for callers. */
+MIXER_API char *mixer_runtime_error_slot(size_t *out_capacity);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MIXER_RUNTIME_H */

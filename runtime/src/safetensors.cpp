@@ -1,0 +1,231 @@
+// safetensors reading and atomic writing (see safetensors.h).
+#include "safetensors.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "json_header.h"
+
+namespace mixer::rt {
+namespace {
+
+constexpr uint64_t kMaxHeaderBytes = 100u << 20; // the format's own limit
+constexpr int kMaxTensorRank = 8;
+
+mixer_status bad_format(const char *path, const std::string &what) {
+  return fail(MIXER_ERROR_FORMAT, "%s: not a valid safetensors file: %s", path, what.c_str());
+}
+
+/// Checks one header entry and fills `view`; the data slice is checked against `data_bytes`.
+bool parse_entry(const std::string &name, const json::Value &entry, uint64_t data_bytes,
+                 TensorView *view, std::string *why) {
+  const json::Value *dtype = entry.get("dtype");
+  const json::Value *shape = entry.get("shape");
+  const json::Value *offsets = entry.get("data_offsets");
+  if (entry.kind != json::Value::Kind::Object || !dtype || !shape || !offsets ||
+      dtype->kind != json::Value::Kind::String || shape->kind != json::Value::Kind::Array ||
+      offsets->kind != json::Value::Kind::Array || offsets->array.size() != 2) {
+    *why = "tensor '" + name + "' lacks dtype, shape or data_offsets";
+    return false;
+  }
+  view->name = name;
+  view->dtype = dtype->string;
+  if (shape->array.size() > kMaxTensorRank) {
+    *why = "tensor '" + name + "' has rank above 8";
+    return false;
+  }
+  uint64_t elements = 1;
+  for (const json::Value &d : shape->array) {
+    if (d.kind != json::Value::Kind::Integer || d.integer < 0 || d.integer > (int64_t(1) << 40)) {
+      *why = "tensor '" + name + "' has an invalid dimension";
+      return false;
+    }
+    view->shape.push_back(d.integer);
+    elements *= uint64_t(d.integer);
+    if (elements > (uint64_t(1) << 40)) {
+      *why = "tensor '" + name + "' is absurdly large";
+      return false;
+    }
+  }
+  const json::Value &begin = offsets->array[0], &end = offsets->array[1];
+  if (begin.kind != json::Value::Kind::Integer || end.kind != json::Value::Kind::Integer ||
+      begin.integer < 0 || end.integer < begin.integer || uint64_t(end.integer) > data_bytes) {
+    *why = "tensor '" + name + "' has data_offsets outside the file (truncated?)";
+    return false;
+  }
+  size_t element_size = dtype_size(view->dtype);
+  if (element_size != 0 && elements * element_size != uint64_t(end.integer - begin.integer)) {
+    *why = "tensor '" + name + "' has data_offsets that disagree with its shape and dtype";
+    return false;
+  }
+  view->bytes = size_t(end.integer - begin.integer);
+  view->data = reinterpret_cast<const uint8_t *>(uintptr_t(begin.integer)); // rebased by caller
+  return true;
+}
+
+} // namespace
+
+size_t dtype_size(const std::string &dtype) {
+  if (dtype == "F64" || dtype == "I64" || dtype == "U64")
+    return 8;
+  if (dtype == "F32" || dtype == "I32" || dtype == "U32")
+    return 4;
+  if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16")
+    return 2;
+  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" || dtype == "F8_E5M2")
+    return 1;
+  return 0;
+}
+
+const TensorView *SafetensorsFile::find(const std::string &name) const {
+  for (const TensorView &t : tensors)
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}
+
+mixer_status read_safetensors(const char *path, SafetensorsFile *out) {
+  FILE *file = std::fopen(path, "rb");
+  if (!file)
+    return fail(MIXER_ERROR_IO, "%s: cannot open: %s", path, std::strerror(errno));
+  struct stat info;
+  if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)) {
+    std::fclose(file);
+    return fail(MIXER_ERROR_IO, "%s: not a regular file", path);
+  }
+  std::vector<uint8_t> contents;
+  try {
+    contents.resize(size_t(info.st_size));
+  } catch (const std::bad_alloc &) {
+    std::fclose(file);
+    return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s: cannot hold %lld bytes", path,
+                (long long)info.st_size);
+  }
+  size_t got = contents.empty() ? 0 : std::fread(contents.data(), 1, contents.size(), file);
+  std::fclose(file);
+  if (got != contents.size())
+    return fail(MIXER_ERROR_IO, "%s: read failed", path);
+
+  if (contents.size() < 8)
+    return bad_format(path, "shorter than its 8-byte header length");
+  uint64_t header_bytes = 0;
+  for (int i = 7; i >= 0; --i)
+    header_bytes = (header_bytes << 8) | contents[size_t(i)];
+  if (header_bytes > kMaxHeaderBytes || header_bytes > contents.size() - 8)
+    return bad_format(path, "header length " + std::to_string(header_bytes) +
+                                " exceeds the file (truncated?)");
+  std::string header(reinterpret_cast<const char *>(contents.data() + 8), size_t(header_bytes));
+  json::Value root;
+  std::string why;
+  if (!json::parse(header, &root, &why))
+    return bad_format(path, why);
+  if (root.kind != json::Value::Kind::Object)
+    return bad_format(path, "header is not a JSON object");
+
+  const uint64_t data_start = 8 + header_bytes;
+  const uint64_t data_bytes = contents.size() - data_start;
+  SafetensorsFile result;
+  for (const auto &[name, entry] : root.object) {
+    if (name == "__metadata__") {
+      if (entry.kind != json::Value::Kind::Object)
+        return bad_format(path, "__metadata__ is not an object");
+      for (const auto &[key, value] : entry.object) {
+        if (value.kind != json::Value::Kind::String)
+          return bad_format(path, "__metadata__ value '" + key + "' is not a string");
+        result.metadata[key] = value.string;
+      }
+      continue;
+    }
+    TensorView view;
+    if (!parse_entry(name, entry, data_bytes, &view, &why))
+      return bad_format(path, why);
+    result.tensors.push_back(std::move(view));
+  }
+  result.contents = std::move(contents);
+  for (TensorView &t : result.tensors)
+    t.data = result.contents.data() + data_start + uintptr_t(t.data);
+  *out = std::move(result);
+  return MIXER_OK;
+}
+
+mixer_status write_safetensors(const char *path, const std::vector<TensorToWrite> &tensors,
+                               const std::map<std::string, std::string> &metadata) {
+  std::string header = "{";
+  if (!metadata.empty()) {
+    header += "\"__metadata__\":{";
+    bool first = true;
+    for (const auto &[key, value] : metadata) {
+      if (!first)
+        header += ',';
+      first = false;
+      json::append_quoted(header, key);
+      header += ':';
+      json::append_quoted(header, value);
+    }
+    header += '}';
+  }
+  uint64_t offset = 0;
+  std::vector<uint64_t> sizes;
+  for (const TensorToWrite &t : tensors) {
+    uint64_t elements = 1;
+    for (int64_t d : t.shape)
+      elements *= uint64_t(d);
+    uint64_t bytes = elements * dtype_size(t.dtype);
+    sizes.push_back(bytes);
+    if (header.size() > 1)
+      header += ',';
+    json::append_quoted(header, t.name);
+    header += ":{\"dtype\":\"" + t.dtype + "\",\"shape\":[";
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      header += (i ? "," : "") + std::to_string(t.shape[i]);
+    header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
+              std::to_string(offset + bytes) + "]}";
+    offset += bytes;
+  }
+  header += '}';
+  while ((8 + header.size()) % 8 != 0) // the format pads the header with spaces to 8-byte alignment
+    header += ' ';
+
+  std::string temp = std::string(path) + ".tmp.XXXXXX";
+  int fd = mkstemp(temp.data());
+  if (fd < 0)
+    return fail(MIXER_ERROR_IO, "%s: cannot create a temporary file beside it: %s", path,
+                std::strerror(errno));
+  auto write_all = [fd](const void *data, size_t n) {
+    const char *p = static_cast<const char *>(data);
+    while (n > 0) {
+      ssize_t w = ::write(fd, p, n);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return false;
+      p += w;
+      n -= size_t(w);
+    }
+    return true;
+  };
+  uint8_t length[8];
+  for (int i = 0; i < 8; ++i)
+    length[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
+  bool ok = write_all(length, 8) && write_all(header.data(), header.size());
+  for (size_t i = 0; ok && i < tensors.size(); ++i)
+    ok = write_all(tensors[i].data, sizes[i]);
+  ok = ok && fsync(fd) == 0;
+  int saved_errno = errno;
+  ok = (::close(fd) == 0) && ok;
+  if (ok)
+    ok = chmod(temp.c_str(), 0644) == 0 && std::rename(temp.c_str(), path) == 0;
+  if (!ok) {
+    saved_errno = errno ? errno : saved_errno;
+    ::unlink(temp.c_str());
+    return fail(MIXER_ERROR_IO, "%s: write failed: %s", path, std::strerror(saved_errno));
+  }
+  return MIXER_OK;
+}
+
+} // namespace mixer::rt
