@@ -1,0 +1,190 @@
+// The GEMM kernel family: dense layers along channels (activations x packed weights), along tokens
+// (weights x activations, batched) and the patch embedding (im2col x packed weights), each with a
+// fused epilogue act(acc + bias) [+ residual]. The algorithm is one definition; the schedule is
+// the register-blocked template of PERFORMANCE.md driven by a GemmSchedule record.
+#include "kernels/Kernels.h"
+
+#include <cmath>
+
+#include "schedule/GemmSchedule.h"
+
+using namespace Halide;
+
+namespace mixerc {
+namespace {
+
+Expr applyActivation(Expr v, Activation activation) {
+  switch (activation) {
+  case Activation::None:
+    return v;
+  case Activation::GeluErf:
+    return 0.5f * v * (1.0f + erf(v * float(M_SQRT1_2)));
+  case Activation::GeluTanh:
+    return 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+  }
+  return v;
+}
+
+class GemmKernel {
+public:
+  GemmKernel(const KernelSignature &sig, const Target &target)
+      : sig_(sig), target_(target),
+        schedule_(defaultGemmSchedule(sig, target.natural_vector_size<float>())) {}
+
+  BuiltKernel build() {
+    defineAlgorithm();
+    applySchedule();
+    return {Pipeline(out_), arguments_};
+  }
+
+private:
+  bool batched() const { return sig_.op == KernelOp::DenseTokens; }
+
+  /// out(n, m[, b]) = act(sum_k A(k, m[, b]) * B(n, k[, b]) + bias) [+ residual]
+  void defineAlgorithm() {
+    const int64_t n = sig_.n, k = sig_.k;
+    Func a("a"), bmat("b");
+    ImageParam bias(Float(32), 1, "bias");
+    pinDim(bias, 0, sig_.op == KernelOp::DenseTokens ? sig_.m : n, 1);
+    Expr biasValue;
+    if (sig_.op == KernelOp::DenseTokens) {
+      ImageParam weight(Float(32), 2, "weight"), input(Float(32), 3, "input");
+      pinDim(weight, 0, k, 1);
+      pinDim(weight, 1, sig_.m, k);
+      pinDim(input, 0, n, 1);
+      pinDim(input, 1, k, n);
+      pinDim(input, 2, 0, k * n);
+      a(kv_, m_, b_) = weight(kv_, m_);
+      bmat(n_, kv_, b_) = input(n_, kv_, b_);
+      arguments_ = {weight, input, bias};
+      biasValue = bias(m_);
+    } else {
+      ImageParam packed(Float(32), 3, "packed_weight");
+      const int64_t panel = sig_.panel;
+      pinDim(packed, 0, panel, 1);
+      pinDim(packed, 1, k, panel);
+      pinDim(packed, 2, (n + panel - 1) / panel, k * panel);
+      bmat(n_, kv_) = packed(n_ % int(panel), kv_, n_ / int(panel));
+      if (sig_.op == KernelOp::PatchEmbed) {
+        ImageParam image(Float(32), 4, "image");
+        const int64_t w = sig_.image_width, h = sig_.image_height, p = sig_.patch;
+        pinDim(image, 0, w, 1);
+        pinDim(image, 1, h, w);
+        pinDim(image, 2, sig_.image_channels, h * w);
+        pinDim(image, 3, 0, sig_.image_channels * h * w);
+        // Row m is patch s of image b; feature k is (channel, y, x) as in the conv weight.
+        Expr s = m_ % int(sig_.rows_per_image), img = m_ / int(sig_.rows_per_image);
+        Expr py = s / int(w / p), px = s % int(w / p);
+        Expr ci = kv_ / int(p * p), ky = (kv_ / int(p)) % int(p), kx = kv_ % int(p);
+        a(kv_, m_) = image(px * int(p) + kx, py * int(p) + ky, ci, img);
+        arguments_ = {image, packed, bias};
+      } else {
+        ImageParam input(Float(32), 2, "input");
+        pinDim(input, 0, k, 1);
+        pinDim(input, 1, 0, k);
+        a(kv_, m_) = input(kv_, m_);
+        arguments_ = {input, packed, bias};
+      }
+      biasValue = bias(n_);
+    }
+    a_ = a;
+
+    std::vector<Var> vars = outVars();
+    std::vector<Expr> aArgs{r_}, bArgs{n_, r_};
+    aArgs.push_back(m_);
+    if (batched()) {
+      aArgs.push_back(b_);
+      bArgs.push_back(b_);
+    }
+    prod_(vars) = 0.0f;
+    prod_(vars) += a(aArgs) * bmat(bArgs);
+    Expr value = applyActivation(prod_(vars) + biasValue, sig_.activation);
+    if (sig_.residual) {
+      ImageParam residual(Float(32), batched() ? 3 : 2, "residual");
+      pinOutputLike(residual);
+      arguments_.push_back(residual);
+      value = value + residual(vars);
+    }
+    out_(vars) = value;
+    pinOutputLike(out_.output_buffer());
+  }
+
+  std::vector<Var> outVars() const {
+    return batched() ? std::vector<Var>{n_, m_, b_} : std::vector<Var>{n_, m_};
+  }
+
+  void pinOutputLike(OutputImageParam buffer) {
+    pinDim(buffer, 0, sig_.n, 1);
+    if (batched()) {
+      pinDim(buffer, 1, sig_.m, sig_.n);
+      pinDim(buffer, 2, 0, sig_.m * sig_.n);
+    } else {
+      pinDim(buffer, 1, 0, sig_.n);
+    }
+  }
+
+  /// The register-blocked template: per task a block of micro-tiles of rows against one column
+  /// panel; per micro-tile a micro_rows x panel accumulator kept in registers across all of k.
+  void scheduleTiles(Stage stage, int microRows) {
+    const GemmSchedule &s = schedule_;
+    stage.split(n_, no_, ni_, s.panel, TailStrategy::ShiftInwards)
+        .split(m_, mo_, mi_, microRows, TailStrategy::ShiftInwards)
+        .split(mo_, mb_, mo_, s.tiles_per_block, TailStrategy::GuardWithIf)
+        .split(ni_, nv_, ni_, s.vector)
+        .reorder(ni_, nv_, mi_, mo_, no_, mb_)
+        .vectorize(ni_)
+        .unroll(nv_)
+        .unroll(mi_);
+    if (batched())
+      stage.fuse(no_, mb_, task_).fuse(task_, b_, task_).parallel(task_);
+    else
+      stage.fuse(no_, mb_, task_).parallel(task_);
+  }
+
+  void applySchedule() {
+    const GemmSchedule &s = schedule_;
+    const int microRows = s.micro_rows;
+    // Batch-scaled rows may be fewer than one micro-tile (the head at batch 1): that case gets
+    // one-row tiles; everything else the full register tile.
+    if (batched() || sig_.rows_per_image >= microRows) {
+      scheduleTiles(out_, microRows);
+    } else {
+      Expr rows = out_.output_buffer().dim(1).extent();
+      scheduleTiles(out_.specialize(rows >= microRows), microRows);
+      scheduleTiles(out_, 1);
+    }
+    prod_.compute_at(out_, mo_)
+        .split(n_, nv_, ni_, s.vector)
+        .vectorize(ni_)
+        .unroll(nv_)
+        .unroll(m_);
+    RVar ro("ro"), ri("ri");
+    prod_.update()
+        .split(n_, nv_, ni_, s.vector)
+        .split(r_, ro, ri, s.k_unroll)
+        .reorder(ni_, nv_, m_, ri, ro)
+        .vectorize(ni_)
+        .unroll(nv_)
+        .unroll(m_)
+        .unroll(ri);
+    if (sig_.op == KernelOp::PatchEmbed)
+      a_.compute_at(out_, task_).vectorize(kv_, s.vector, TailStrategy::GuardWithIf);
+  }
+
+  KernelSignature sig_;
+  Target target_;
+  GemmSchedule schedule_;
+  Var n_{"n"}, m_{"m"}, b_{"b"}, kv_{"k"};
+  Var no_{"no"}, ni_{"ni"}, nv_{"nv"}, mo_{"mo"}, mi_{"mi"}, mb_{"mb"}, task_{"task"};
+  RDom r_{0, int(sig_.k), "r"};
+  Func prod_{"accumulator"}, out_{"out"}, a_;
+  std::vector<Argument> arguments_;
+};
+
+} // namespace
+
+BuiltKernel buildGemmKernel(const KernelSignature &signature, const Target &target) {
+  return GemmKernel(signature, target).build();
+}
+
+} // namespace mixerc

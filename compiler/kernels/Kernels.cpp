@@ -1,0 +1,26 @@
+// Dispatch from a kernel signature to its family, and buffer pinning shared by the families.
+#include "kernels/Kernels.h"
+
+namespace mixerc {
+
+void pinDim(Halide::OutputImageParam buffer, int d, int64_t extent, int64_t stride) {
+  buffer.dim(d).set_min(0).set_stride(int(stride));
+  if (extent > 0)
+    buffer.dim(d).set_extent(int(extent));
+}
+
+BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target) {
+  switch (signature.op) {
+  case KernelOp::DenseChannels:
+  case KernelOp::DenseTokens:
+  case KernelOp::PatchEmbed:
+    return buildGemmKernel(signature, target);
+  case KernelOp::LayerNorm:
+    return buildLayerNormKernel(signature, target);
+  case KernelOp::GlobalAvgPool:
+    return buildPoolKernel(signature, target);
+  }
+  return buildLayerNormKernel(signature, target);
+}
+
+} // namespace mixerc

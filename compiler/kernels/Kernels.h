@@ -1,0 +1,32 @@
+// Halide kernel families: each turns a KernelSignature into a Halide pipeline (algorithm, then
+// schedule) whose arguments are, in order, the step's buffers as the lowering lays them out.
+#ifndef MIXERC_KERNELS_KERNELS_H
+#define MIXERC_KERNELS_KERNELS_H
+
+#include <vector>
+
+#include <Halide.h>
+
+#include "lower/KernelPlan.h"
+
+namespace mixerc {
+
+struct BuiltKernel {
+  Halide::Pipeline pipeline;
+  std::vector<Halide::Argument> arguments; ///< inputs in step order; the output is the pipeline's
+};
+
+BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target);
+
+// The families (one file each).
+BuiltKernel buildGemmKernel(const KernelSignature &signature, const Halide::Target &target);
+BuiltKernel buildLayerNormKernel(const KernelSignature &signature, const Halide::Target &target);
+BuiltKernel buildPoolKernel(const KernelSignature &signature, const Halide::Target &target);
+
+/// Pins dimension d of a buffer parameter to [0, extent) with the given stride; extent <= 0 leaves
+/// it to run time (the batch).
+void pinDim(Halide::OutputImageParam buffer, int d, int64_t extent, int64_t stride);
+
+} // namespace mixerc
+
+#endif

@@ -1,0 +1,31 @@
+// Kernel plan -> lib<name>.so + <name>.h: compiles each distinct kernel with Halide ahead of time,
+// writes the glue that describes the model to the runtime, and links everything into one library
+// that exports only <name>_* symbols (plus the shared mixer_last_error).
+#ifndef MIXERC_LOWER_EMITLIBRARY_H
+#define MIXERC_LOWER_EMITLIBRARY_H
+
+#include <string>
+
+#include "lower/KernelPlan.h"
+
+namespace mixerc {
+
+struct EmitOptions {
+  std::string output_dir;
+  std::string target = "host"; ///< a spec target name or a Halide target string
+  bool verbose = false;
+};
+
+/// Returns false and sets `error` on failure; never leaves a half-written library behind.
+bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string *error);
+
+/// The generated C header for `plan` (exposed for tests and --emit).
+std::string generateHeader(const KernelPlan &plan);
+
+/// Halide assembly of every kernel (for --emit asm), or Halide's lowered statements (--emit halide).
+bool emitKernelText(const KernelPlan &plan, const std::string &target, bool assembly,
+                    std::string *text, std::string *error);
+
+} // namespace mixerc
+
+#endif

@@ -1,0 +1,20 @@
+// The compiler's front half behind a plain interface (no MLIR types): spec -> mixer dialect ->
+// passes (shape inference, fusion) -> kernel plan. Diagnostics come back as text.
+#ifndef MIXERC_LOWER_FRONTEND_H
+#define MIXERC_LOWER_FRONTEND_H
+
+#include <string>
+
+#include "lower/KernelPlan.h"
+#include "spec/Spec.h"
+
+namespace mixerc {
+
+/// The module after shape inference and fusion, printed in the dialect's textual form.
+bool emitMixerModule(const ModelSpec &spec, std::string *text, std::string *error);
+
+bool planModel(const ModelSpec &spec, KernelPlan *plan, std::string *error);
+
+} // namespace mixerc
+
+#endif

@@ -1,0 +1,46 @@
+// Kernel signature naming: stable keys for kernel sharing and the tuning database.
+#include "lower/KernelPlan.h"
+
+#include <fmt/format.h>
+
+namespace mixerc {
+namespace {
+const char *activationName(Activation a) {
+  switch (a) {
+  case Activation::None: return "none";
+  case Activation::GeluErf: return "gelu_erf";
+  case Activation::GeluTanh: return "gelu_tanh";
+  }
+  return "?";
+}
+} // namespace
+
+std::string KernelSignature::opName() const {
+  switch (op) {
+  case KernelOp::LayerNorm: return "layer_norm";
+  case KernelOp::DenseChannels: return "dense_channels";
+  case KernelOp::DenseTokens: return "dense_tokens";
+  case KernelOp::PatchEmbed: return "patch_embed";
+  case KernelOp::GlobalAvgPool: return "global_avg_pool";
+  }
+  return "?";
+}
+
+std::string KernelSignature::key() const {
+  switch (op) {
+  case KernelOp::LayerNorm:
+    return fmt::format("layer_norm/c{}/eps{:g}/f32", n, epsilon);
+  case KernelOp::GlobalAvgPool:
+    return fmt::format("global_avg_pool/c{}_s{}/f32", n, m);
+  case KernelOp::PatchEmbed:
+    return fmt::format("patch_embed/img{}x{}x{}_p{}_n{}_panel{}/f32", image_channels,
+                       image_height, image_width, patch, n, panel);
+  case KernelOp::DenseTokens:
+  case KernelOp::DenseChannels:
+    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}{}/f32", opName(), n, m, k, rows_per_image,
+                       panel, activationName(activation), residual ? "+residual" : "");
+  }
+  return "?";
+}
+
+} // namespace mixerc

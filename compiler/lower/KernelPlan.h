@@ -1,0 +1,79 @@
+// The kernel plan: what the dialect lowers to and what the library emitter consumes. Plain data,
+// no MLIR and no Halide, so the two halves of the compiler (MLIR and Halide) meet only here.
+#ifndef MIXERC_LOWER_KERNELPLAN_H
+#define MIXERC_LOWER_KERNELPLAN_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mixerc {
+
+enum class KernelOp { LayerNorm, DenseChannels, DenseTokens, PatchEmbed, GlobalAvgPool };
+enum class Activation { None, GeluErf, GeluTanh };
+
+/// What identifies a compiled kernel: two ops with equal signatures share one kernel, and the
+/// tuning database keys its records by `key()`.
+struct KernelSignature {
+  KernelOp op = KernelOp::LayerNorm;
+  /// GEMM-like ops compute out[m][n] = sum_k a[m][k] b[k][n]: for DenseTokens m is the static
+  /// output token count; for DenseChannels and PatchEmbed the rows are batch x rows_per_image.
+  int64_t n = 0, m = 0, k = 0;
+  int64_t rows_per_image = 0;
+  int64_t panel = 0; ///< width of the packed weight panels (DenseChannels, PatchEmbed)
+  Activation activation = Activation::None;
+  bool residual = false;
+  double epsilon = 0; ///< LayerNorm
+  int64_t image_channels = 0, image_height = 0, image_width = 0, patch = 0; ///< PatchEmbed
+
+  std::string key() const;
+  std::string opName() const;
+};
+
+enum class SlotKind { Param, Packed, Input, Output, Activation };
+
+struct BufferDim {
+  int64_t extent;
+  int64_t stride;
+  bool batch_scaled; ///< extent is per image; times the batch at run time
+};
+
+struct KernelArg {
+  SlotKind kind;
+  int index;
+  std::vector<BufferDim> dims; ///< innermost first (Halide order)
+};
+
+struct PlanStep {
+  int kernel;
+  std::string label;
+  std::vector<KernelArg> args; ///< inputs, then the output
+};
+
+struct PlanParam {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string init;
+  double std = 0;
+  int64_t fan_in = 0, fan_out = 0;
+};
+
+struct PlanPack {
+  int param;
+  int64_t panel;
+};
+
+struct KernelPlan {
+  std::string name, family;
+  std::vector<PlanParam> params;
+  std::vector<PlanPack> packs;
+  std::vector<int64_t> activation_elems; ///< per image, one per activation slot
+  std::vector<KernelSignature> kernels;
+  std::vector<PlanStep> steps;
+  int64_t image_channels = 0, image_height = 0, image_width = 0, classes = 0;
+  double flops_per_image = 0;
+};
+
+} // namespace mixerc
+
+#endif

@@ -1,0 +1,19 @@
+// mixer dialect (shape-inferred, fused) -> kernel plan: one kernel per distinct fused op signature,
+// one step per op, activation slots reused once their last reader has run.
+#ifndef MIXERC_LOWER_LOWERMIXERTOKERNELS_H
+#define MIXERC_LOWER_LOWERMIXERTOKERNELS_H
+
+#include <string>
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include "lower/KernelPlan.h"
+
+namespace mixerc {
+
+/// Fails (with a diagnostic on the offending op) on ops that are not fused or not lowerable.
+mlir::LogicalResult lowerMixerToKernels(mlir::func::FuncOp function, KernelPlan *plan);
+
+} // namespace mixerc
+
+#endif

@@ -1,0 +1,107 @@
+// Spec -> mixer dialect for the MLP-Mixer family, with timm's parameter names and initialisers
+// (timm/models/mlp_mixer.py, _init_weights), so checkpoints move between timm and mixerc.
+#include "lower/LowerSpecToMixer.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+#include "mixer/MixerOps.h"
+
+using namespace mlir;
+
+namespace mixerc {
+namespace {
+
+class MixerBuilder {
+public:
+  MixerBuilder(const ModelSpec &spec, MLIRContext &context)
+      : spec_(spec), builder_(&context), fileLoc_(FileLineColLoc::get(&context, spec.path, 1, 1)) {}
+
+  OwningOpRef<ModuleOp> build() {
+    OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc_);
+    builder_.setInsertionPointToEnd(module->getBody());
+    auto f32 = builder_.getF32Type();
+    auto images = RankedTensorType::get(
+        {ShapedType::kDynamic, spec_.channels, spec_.image_height, spec_.image_width}, f32);
+    auto function = builder_.create<func::FuncOp>(
+        fileLoc_, spec_.name, builder_.getFunctionType({images}, {unranked()}));
+    builder_.setInsertionPointToStart(function.addEntryBlock());
+
+    Value x = patchEmbed(function.getArgument(0));
+    for (int64_t i = 0; i < spec_.depth; ++i) {
+      std::string block = "blocks." + std::to_string(i);
+      x = residualMlp(block + ".norm1", block + ".mlp_tokens", x, /*dim=*/1, spec_.token_mlp,
+                      spec_.tokens());
+      x = residualMlp(block + ".norm2", block + ".mlp_channels", x, /*dim=*/2, spec_.channel_mlp,
+                      spec_.hidden);
+    }
+    x = layerNorm("norm", x);
+    x = builder_.create<mixer::GlobalAvgPoolOp>(at("global_pool"), unranked(), x,
+                                                builder_.getI64IntegerAttr(1));
+    x = dense("head", x, /*dim=*/1, spec_.classes, spec_.hidden, "zeros", "zeros");
+    builder_.create<func::ReturnOp>(fileLoc_, x);
+    return module;
+  }
+
+private:
+  Type unranked() { return UnrankedTensorType::get(builder_.getF32Type()); }
+  Location at(const std::string &module) {
+    return NameLoc::get(builder_.getStringAttr(module), fileLoc_);
+  }
+
+  Value param(const std::string &name, ArrayRef<int64_t> shape, StringRef init,
+              std::optional<double> std = std::nullopt) {
+    return builder_.create<mixer::ParamOp>(
+        at(name), RankedTensorType::get(shape, builder_.getF32Type()),
+        builder_.getStringAttr(name), builder_.getStringAttr(init),
+        std ? builder_.getF64FloatAttr(*std) : FloatAttr());
+  }
+
+  Value patchEmbed(Value images) {
+    int64_t p = spec_.patch;
+    Value w = param("stem.proj.weight", {spec_.hidden, spec_.channels, p, p}, "lecun_normal");
+    Value b = param("stem.proj.bias", {spec_.hidden}, "zeros");
+    return builder_.create<mixer::PatchEmbedOp>(at("stem.proj"), unranked(), images, w, b);
+  }
+
+  Value layerNorm(const std::string &name, Value x) {
+    Value gamma = param(name + ".weight", {spec_.hidden}, "ones");
+    Value beta = param(name + ".bias", {spec_.hidden}, "zeros");
+    return builder_.create<mixer::LayerNormOp>(at(name), unranked(), x, gamma, beta,
+                                               builder_.getF64FloatAttr(spec_.layer_norm_epsilon));
+  }
+
+  Value dense(const std::string &name, Value x, int64_t dim, int64_t out, int64_t in,
+              StringRef weightInit, StringRef biasInit, std::optional<double> biasStd = {}) {
+    Value w = param(name + ".weight", {out, in}, weightInit);
+    Value b = param(name + ".bias", {out}, biasInit, biasStd);
+    return builder_.create<mixer::DenseOp>(at(name), unranked(), x, w, b, Value(),
+                                           builder_.getI64IntegerAttr(dim),
+                                           builder_.getStringAttr("none"));
+  }
+
+  /// x + fc2(gelu(fc1(norm(x)))) along `dim`, as timm's MixerBlock (mlp biases ~ N(0, 1e-6)).
+  Value residualMlp(const std::string &norm, const std::string &mlp, Value x, int64_t dim,
+                    int64_t hidden, int64_t width) {
+    Value y = layerNorm(norm, x);
+    y = dense(mlp + ".fc1", y, dim, hidden, width, "xavier_uniform", "normal", 1e-6);
+    y = builder_.create<mixer::GeluOp>(
+        at(mlp + ".act"), unranked(), y,
+        builder_.getStringAttr(spec_.gelu == GeluApproximation::Tanh ? "tanh" : "erf"));
+    y = dense(mlp + ".fc2", y, dim, width, hidden, "xavier_uniform", "normal", 1e-6);
+    return builder_.create<mixer::AddOp>(at(mlp), unranked(), x, y);
+  }
+
+  const ModelSpec &spec_;
+  OpBuilder builder_;
+  Location fileLoc_;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> lowerSpecToMixer(const ModelSpec &spec, MLIRContext &context) {
+  context.loadDialect<mixer::MixerDialect, func::FuncDialect>();
+  return MixerBuilder(spec, context).build();
+}
+
+} // namespace mixerc

@@ -1,0 +1,33 @@
+// Schedule parameters of the GEMM kernel family (dense layers and the patch embedding), and the
+// default CPU template that picks them from the kernel's shape. A schedule is data: the kernel's
+// schedule() applies whatever record it is given, so defaults and tuned records share one space.
+#ifndef MIXERC_SCHEDULE_GEMMSCHEDULE_H
+#define MIXERC_SCHEDULE_GEMMSCHEDULE_H
+
+#include <cstdint>
+#include <string>
+
+namespace mixerc {
+
+struct KernelSignature;
+
+struct GemmSchedule {
+  int panel = 64;           ///< micro-tile columns (= packed weight panel width)
+  int vector = 16;          ///< f32 lanes per vector
+  int micro_rows = 6;       ///< micro-tile rows (accumulators: micro_rows x panel / vector)
+  int tiles_per_block = 16; ///< micro-tiles of rows per parallel task
+  int k_unroll = 4;
+
+  std::string str() const;
+};
+
+/// The packed-panel width the default template uses for `n` output columns. It is part of the
+/// weight layout, so the lowering asks for it when it plans the packing.
+int64_t gemmPanelWidth(int64_t n);
+
+/// The default x86 template: 6 x 64 register tiles for AVX-512 (PERFORMANCE.md), 96-row blocks.
+GemmSchedule defaultGemmSchedule(const KernelSignature &signature, int vectorLanes);
+
+} // namespace mixerc
+
+#endif

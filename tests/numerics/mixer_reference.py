@@ -1,0 +1,161 @@
+"""An independent PyTorch implementation of MLP-Mixer with timm's parameter names, plus the small
+pieces the numerics tests share: a safetensors writer/reader written from the format's spec, and a
+ctypes binding of a mixerc-generated library. Runs on Debian's python3-torch (CPU)."""
+import ctypes
+import json
+import struct
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    tomllib = None
+
+
+class MlpBlock(nn.Module):
+    def __init__(self, width, hidden, gelu):
+        super().__init__()
+        self.fc1 = nn.Linear(width, hidden)
+        self.fc2 = nn.Linear(hidden, width)
+        self.gelu = gelu
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x), approximate=self.gelu))
+
+
+class MixerBlock(nn.Module):
+    def __init__(self, tokens, hidden, token_mlp, channel_mlp, gelu):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(hidden, eps=1e-6)
+        self.mlp_tokens = MlpBlock(tokens, token_mlp, gelu)
+        self.norm2 = nn.LayerNorm(hidden, eps=1e-6)
+        self.mlp_channels = MlpBlock(hidden, channel_mlp, gelu)
+
+    def forward(self, x):
+        x = x + self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.mlp_channels(self.norm2(x))
+
+
+class Stem(nn.Module):
+    def __init__(self, channels, hidden, patch):
+        super().__init__()
+        self.proj = nn.Conv2d(channels, hidden, patch, stride=patch)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class MlpMixer(nn.Module):
+    """timm's MlpMixer forward (stem, blocks, norm, token mean, head) with the same state_dict."""
+
+    def __init__(self, m):
+        super().__init__()
+        h, w = m["image_size"] if isinstance(m["image_size"], list) else [m["image_size"]] * 2
+        tokens = (h // m["patch"]) * (w // m["patch"])
+        gelu = "tanh" if m.get("gelu", "erf") == "tanh" else "none"
+        self.stem = Stem(m["channels"], m["hidden"], m["patch"])
+        self.blocks = nn.Sequential(*[
+            MixerBlock(tokens, m["hidden"], m["token_mlp"], m["channel_mlp"], gelu)
+            for _ in range(m["depth"])])
+        self.norm = nn.LayerNorm(m["hidden"], eps=1e-6)
+        self.head = nn.Linear(m["hidden"], m["classes"])
+        self.image_shape = (m["channels"], h, w)
+
+    def forward(self, x):
+        x = self.norm(self.blocks(self.stem(x)))
+        return self.head(x.mean(dim=1))
+
+
+def load_spec(path):
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+def randomise(model, seed):
+    """Non-trivial weights everywhere (timm's init zeroes the head and biases)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            fan_in = p.shape[1] * (p[0][0].numel() if p.dim() > 2 else 1) if p.dim() > 1 else 16
+            scale = 1.0 / np.sqrt(fan_in)
+            p.copy_(torch.randn(p.shape, generator=g) * scale)
+            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
+                p.add_(1.0)
+
+
+def write_safetensors(path, tensors):
+    """tensors: dict name -> float32 numpy array; written per the safetensors format spec."""
+    header, blobs, offset = {}, [], 0
+    for name, a in tensors.items():
+        data = np.ascontiguousarray(a, dtype=np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    header.pop("__metadata__", None)
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        assert e["dtype"] == "F32", name
+        out[name] = np.frombuffer(blob[8 + n + b:8 + n + end], dtype=np.float32).reshape(e["shape"])
+    return out
+
+
+class Library:
+    """ctypes binding of lib<name>.so's C API."""
+
+    def __init__(self, path, name):
+        self.lib = ctypes.CDLL(path)
+        self.name = name
+        p = ctypes.c_void_p
+        self.fn("create", [p, ctypes.POINTER(p)])
+        self.fn("load_weights", [p, ctypes.c_char_p])
+        self.fn("save_weights", [p, ctypes.c_char_p])
+        self.fn("infer", [p, p, ctypes.c_int64, p])
+        getattr(self.lib, name + "_destroy").argtypes = [p]
+        self.lib.mixer_last_error.restype = ctypes.c_char_p
+
+    def fn(self, verb, argtypes):
+        f = getattr(self.lib, f"{self.name}_{verb}")
+        f.argtypes = argtypes
+        f.restype = ctypes.c_int
+
+    def call(self, verb, *args):
+        return getattr(self.lib, f"{self.name}_{verb}")(*args)
+
+    def error(self):
+        return self.lib.mixer_last_error().decode()
+
+    def create(self):
+        handle = ctypes.c_void_p()
+        status = self.call("create", None, ctypes.byref(handle))
+        assert status == 0, self.error()
+        return handle
+
+    def destroy(self, handle):
+        getattr(self.lib, self.name + "_destroy")(handle)
+
+    def infer(self, handle, images, classes):
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        logits = np.zeros((images.shape[0], classes), dtype=np.float32)
+        status = self.call("infer", handle, images.ctypes.data, images.shape[0], logits.ctypes.data)
+        assert status == 0, self.error()
+        return logits
