@@ -124,8 +124,11 @@ int compileVerb(int argc, char **argv) {
     fmt::print("{}", text);
     return 0;
   }
+  mixerc::VectorMachine machine;
+  if (!mixerc::targetVectorMachine(target, &machine, &error))
+    return usageError(error);
   mixerc::KernelPlan plan;
-  if (!mixerc::planModel(spec, &plan, &error))
+  if (!mixerc::planModel(spec, machine, &plan, &error))
     return usageError(error);
   if (!emit.empty()) {
     std::string text;

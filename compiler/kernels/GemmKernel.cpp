@@ -29,7 +29,7 @@ class GemmKernel {
 public:
   GemmKernel(const KernelSignature &sig, const Target &target)
       : sig_(sig), target_(target),
-        schedule_(defaultGemmSchedule(sig, target.natural_vector_size<float>())) {}
+        schedule_(defaultGemmSchedule(sig, vectorMachine(target))) {}
 
   BuiltKernel build() {
     defineAlgorithm();

@@ -9,6 +9,11 @@ void pinDim(Halide::OutputImageParam buffer, int d, int64_t extent, int64_t stri
     buffer.dim(d).set_extent(int(extent));
 }
 
+VectorMachine vectorMachine(const Halide::Target &target) {
+  return {target.natural_vector_size<float>(),
+          target.has_feature(Halide::Target::AVX512) ? 32 : 16};
+}
+
 BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target) {
   switch (signature.op) {
   case KernelOp::DenseChannels:

@@ -8,6 +8,7 @@
 #include <Halide.h>
 
 #include "lower/KernelPlan.h"
+#include "schedule/GemmSchedule.h"
 
 namespace mixerc {
 
@@ -22,6 +23,9 @@ BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &
 BuiltKernel buildGemmKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildLayerNormKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildPoolKernel(const KernelSignature &signature, const Halide::Target &target);
+
+/// The vector shape of a Halide target, for the schedule templates.
+VectorMachine vectorMachine(const Halide::Target &target);
 
 /// Pins dimension d of a buffer parameter to [0, extent) with the given stride; extent <= 0 leaves
 /// it to run time (the batch).

@@ -98,6 +98,14 @@ bool resolveTarget(const std::string &name, Halide::Target *target, std::string 
   return true;
 }
 
+bool targetVectorMachine(const std::string &name, VectorMachine *machine, std::string *error) {
+  Halide::Target target;
+  if (!resolveTarget(name, &target, error))
+    return false;
+  *machine = vectorMachine(target);
+  return true;
+}
+
 bool emitKernelText(const KernelPlan &plan, const std::string &targetName, bool assembly,
                     std::string *text, std::string *error) {
   Halide::Target target;

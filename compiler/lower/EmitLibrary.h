@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lower/KernelPlan.h"
+#include "schedule/GemmSchedule.h"
 
 namespace mixerc {
 
@@ -18,6 +19,9 @@ struct EmitOptions {
 
 /// Returns false and sets `error` on failure; never leaves a half-written library behind.
 bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string *error);
+
+/// The vector shape of a target name (host, x86-64-avx2, ... or a Halide target string).
+bool targetVectorMachine(const std::string &target, VectorMachine *machine, std::string *error);
 
 /// The generated C header for `plan` (exposed for tests and --emit).
 std::string generateHeader(const KernelPlan &plan);

@@ -46,7 +46,8 @@ bool emitMixerModule(const ModelSpec &spec, std::string *text, std::string *erro
   return true;
 }
 
-bool planModel(const ModelSpec &spec, KernelPlan *plan, std::string *error) {
+bool planModel(const ModelSpec &spec, const VectorMachine &machine, KernelPlan *plan,
+               std::string *error) {
   MLIRContext context;
   OwningOpRef<ModuleOp> module = buildOptimised(spec, context, error);
   if (!module)
@@ -60,7 +61,7 @@ bool planModel(const ModelSpec &spec, KernelPlan *plan, std::string *error) {
     return success();
   });
   auto function = *module->getOps<func::FuncOp>().begin();
-  return succeeded(lowerMixerToKernels(function, plan));
+  return succeeded(lowerMixerToKernels(function, machine, plan));
 }
 
 } // namespace mixerc

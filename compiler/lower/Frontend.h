@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lower/KernelPlan.h"
+#include "schedule/GemmSchedule.h"
 #include "spec/Spec.h"
 
 namespace mixerc {
@@ -13,7 +14,9 @@ namespace mixerc {
 /// The module after shape inference and fusion, printed in the dialect's textual form.
 bool emitMixerModule(const ModelSpec &spec, std::string *text, std::string *error);
 
-bool planModel(const ModelSpec &spec, KernelPlan *plan, std::string *error);
+/// `machine` is the target's vector shape: it fixes the packed weight layouts.
+bool planModel(const ModelSpec &spec, const VectorMachine &machine, KernelPlan *plan,
+               std::string *error);
 
 } // namespace mixerc
 

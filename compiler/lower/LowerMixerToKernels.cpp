@@ -37,7 +37,8 @@ std::pair<int64_t, int64_t> fans(ArrayRef<int64_t> shape) {
 
 class Lowering {
 public:
-  Lowering(func::FuncOp function, KernelPlan *plan) : function_(function), plan_(plan) {}
+  Lowering(func::FuncOp function, const VectorMachine &machine, KernelPlan *plan)
+      : function_(function), machine_(machine), plan_(plan) {}
 
   LogicalResult run() {
     Block &body = function_.getBody().front();
@@ -197,7 +198,7 @@ private:
     sig.n = weight[0];
     sig.k = product(weight.drop_front());
     sig.rows_per_image = shapeOf(op.getResult())[1];
-    sig.panel = gemmPanelWidth(sig.n);
+    sig.panel = gemmPanelWidth(sig.n, machine_);
     sig.image_channels = image[1];
     sig.image_height = image[2];
     sig.image_width = image[3];
@@ -241,7 +242,7 @@ private:
       sig.n = weight[0];
       sig.k = weight[1];
       sig.rows_per_image = product(input.drop_front().drop_back());
-      sig.panel = gemmPanelWidth(sig.n);
+      sig.panel = gemmPanelWidth(sig.n, machine_);
       args = {rows(op.getInput()), packed(op.getWeight(), sig.panel), vectorParam(op.getBias())};
       if (sig.residual)
         args.push_back(rows(op.getResidual()));
@@ -277,6 +278,7 @@ private:
   }
 
   func::FuncOp function_;
+  VectorMachine machine_;
   KernelPlan *plan_;
   Value input_, returned_;
   llvm::DenseMap<Value, int> lastUse_, params_, activations_;
@@ -287,8 +289,9 @@ private:
 
 } // namespace
 
-LogicalResult lowerMixerToKernels(func::FuncOp function, KernelPlan *plan) {
-  return Lowering(function, plan).run();
+LogicalResult lowerMixerToKernels(func::FuncOp function, const VectorMachine &machine,
+                                  KernelPlan *plan) {
+  return Lowering(function, machine, plan).run();
 }
 
 } // namespace mixerc

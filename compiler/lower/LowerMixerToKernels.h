@@ -8,11 +8,13 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "lower/KernelPlan.h"
+#include "schedule/GemmSchedule.h"
 
 namespace mixerc {
 
 /// Fails (with a diagnostic on the offending op) on ops that are not fused or not lowerable.
-mlir::LogicalResult lowerMixerToKernels(mlir::func::FuncOp function, KernelPlan *plan);
+mlir::LogicalResult lowerMixerToKernels(mlir::func::FuncOp function, const VectorMachine &machine,
+                                        KernelPlan *plan);
 
 } // namespace mixerc
 

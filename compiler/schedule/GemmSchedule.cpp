@@ -14,23 +14,28 @@ std::string GemmSchedule::str() const {
                      vector, micro_rows, tiles_per_block, k_unroll);
 }
 
-int64_t gemmPanelWidth(int64_t n) {
-  for (int64_t width : {64, 48, 32, 16})
-    if (n >= width)
-      return width;
+namespace {
+/// Accumulator vectors per tile row: leaves registers for the B vectors and the A broadcast.
+int vectorsPerRow(const VectorMachine &machine) { return machine.registers >= 32 ? 4 : 2; }
+} // namespace
+
+int64_t gemmPanelWidth(int64_t n, const VectorMachine &machine) {
+  for (int vectors = vectorsPerRow(machine); vectors >= 1; --vectors)
+    if (n >= vectors * machine.lanes)
+      return vectors * machine.lanes;
   return n;
 }
 
-GemmSchedule defaultGemmSchedule(const KernelSignature &signature, int vectorLanes) {
+GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorMachine &machine) {
   GemmSchedule s;
-  s.panel = int(signature.panel ? signature.panel : gemmPanelWidth(signature.n));
-  s.vector = std::min<int>(vectorLanes, s.panel);
+  s.panel = int(signature.panel ? signature.panel : gemmPanelWidth(signature.n, machine));
+  s.vector = std::min<int>(machine.lanes, s.panel);
   while (s.panel % s.vector)
     --s.vector;
-  // 24 accumulators of 16 lanes: 6 rows x 4 vectors (the textbook AVX-512 sgemm tile); narrower
+  // registers - 4 accumulators at most: 6 x 4 zmm on AVX-512, 6 x 2 ymm on AVX2; narrower
   // panels leave registers for more rows.
-  int vectorsPerRow = s.panel / s.vector;
-  s.micro_rows = std::max(1, std::min(8, 24 / vectorsPerRow));
+  int accumulators = machine.registers - 4;
+  s.micro_rows = std::max(1, std::min(8, accumulators / (s.panel / s.vector)));
   s.tiles_per_block = std::max(1, 96 / s.micro_rows);
   const int64_t k = signature.k;
   s.k_unroll = k % 4 == 0 ? 4 : k % 2 == 0 ? 2 : 1;

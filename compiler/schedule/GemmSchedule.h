@@ -21,12 +21,20 @@ struct GemmSchedule {
   std::string str() const;
 };
 
+/// What the default template needs to know of the target: f32 lanes per vector register and the
+/// number of vector registers (16 for AVX2, 32 for AVX-512).
+struct VectorMachine {
+  int lanes = 16;
+  int registers = 32;
+};
+
 /// The packed-panel width the default template uses for `n` output columns. It is part of the
 /// weight layout, so the lowering asks for it when it plans the packing.
-int64_t gemmPanelWidth(int64_t n);
+int64_t gemmPanelWidth(int64_t n, const VectorMachine &machine);
 
-/// The default x86 template: 6 x 64 register tiles for AVX-512 (PERFORMANCE.md), 96-row blocks.
-GemmSchedule defaultGemmSchedule(const KernelSignature &signature, int vectorLanes);
+/// The default x86 template: a register tile of 6 rows x (4 vectors on AVX-512, 2 on AVX2) —
+/// the textbook sgemm micro-kernel (PERFORMANCE.md) — in blocks of 96 rows.
+GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorMachine &machine);
 
 } // namespace mixerc
 
