@@ -17,7 +17,7 @@ namespace {
 constexpr const char *kUsage = R"(usage: mixerc <verb> [options]
 
 verbs:
-  compile SPEC [-o DIR] [--target T] [--emit mlir|halide|asm] [-v]
+  compile SPEC [-o DIR] [--target T] [--emit mlir|plan|halide|asm] [-v]
                          compile a spec to DIR/lib<name>.so and DIR/<name>.h
   bench LIB [--batch B] [--threads T] [--seconds S] [--weights W.safetensors]
                          time inference of a compiled library
@@ -35,7 +35,8 @@ options:
   --target T          host (default: the spec's first target), x86-64-avx2, x86-64-avx512
                       or a Halide target string
   --emit WHAT         print instead of building: mlir (the mixer dialect after shape inference
-                      and fusion), halide (lowered Halide statements), asm (kernel assembly)
+                      and fusion), plan (kernels, steps and buffers), halide (lowered Halide
+                      statements), asm (kernel assembly)
   -v, --verbose       report each kernel as it is compiled
 )";
 
@@ -97,8 +98,9 @@ int compileVerb(int argc, char **argv) {
     } else if (arg == "--emit") {
       if (!takeValue(argc, argv, i, &emit, &error))
         return usageError(error);
-      if (emit != "mlir" && emit != "halide" && emit != "asm")
-        return usageError(fmt::format("--emit: unknown '{}' (expected mlir, halide or asm)", emit));
+      if (emit != "mlir" && emit != "plan" && emit != "halide" && emit != "asm")
+        return usageError(
+            fmt::format("--emit: unknown '{}' (expected mlir, plan, halide or asm)", emit));
     } else if (arg == "-v" || arg == "--verbose") {
       verbose = true;
     } else if (!arg.empty() && arg[0] == '-') {
@@ -130,6 +132,10 @@ int compileVerb(int argc, char **argv) {
   mixerc::KernelPlan plan;
   if (!mixerc::planModel(spec, machine, &plan, &error))
     return usageError(error);
+  if (emit == "plan") {
+    fmt::print("{}", plan.str());
+    return 0;
+  }
   if (!emit.empty()) {
     std::string text;
     if (!mixerc::emitKernelText(plan, target, emit == "asm", &text, &error))

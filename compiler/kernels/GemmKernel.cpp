@@ -135,10 +135,17 @@ private:
         .vectorize(ni_)
         .unroll(nv_)
         .unroll(mi_);
-    if (batched())
-      stage.fuse(no_, mb_, task_).fuse(task_, b_, task_).parallel(task_);
+    // When the panel does not divide the columns, the last column tile is shifted inwards and
+    // overlaps its neighbour; a column computed in two tiles sits in different vector lanes and
+    // may round differently, so both tiles must run in one task, in order, for the result not to
+    // depend on which thread wrote last. Rows overlap only within a task already.
+    if (sig_.n % s.panel == 0)
+      stage.fuse(no_, mb_, task_);
     else
-      stage.fuse(no_, mb_, task_).parallel(task_);
+      stage.rename(mb_, task_); // the column tiles stay a serial loop inside each task
+    if (batched())
+      stage.fuse(task_, b_, task_);
+    stage.parallel(task_);
   }
 
   void applySchedule() {

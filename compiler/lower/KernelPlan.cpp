@@ -43,4 +43,33 @@ std::string KernelSignature::key() const {
   return "?";
 }
 
+namespace {
+std::string argString(const KernelArg &arg) {
+  static const char *kinds[] = {"param", "packed", "input", "output", "act"};
+  std::string dims;
+  for (const BufferDim &d : arg.dims)
+    dims += fmt::format("{}{}{}:{}", dims.empty() ? "" : " ", d.extent, d.batch_scaled ? "*N" : "",
+                        d.stride);
+  return fmt::format("{}{}[{}]", kinds[int(arg.kind)],
+                     arg.kind == SlotKind::Input || arg.kind == SlotKind::Output
+                         ? std::string()
+                         : std::to_string(arg.index),
+                     dims);
+}
+} // namespace
+
+std::string KernelPlan::str() const {
+  std::string out = fmt::format("model {} ({}): {} params, {} packs, {} activation slots\n", name,
+                                family, params.size(), packs.size(), activation_elems.size());
+  for (size_t i = 0; i < kernels.size(); ++i)
+    out += fmt::format("kernel {}: {}\n", i, kernels[i].key());
+  for (const PlanStep &step : steps) {
+    out += fmt::format("step {} k{}:", step.label, step.kernel);
+    for (const KernelArg &arg : step.args)
+      out += " " + argString(arg);
+    out += "\n";
+  }
+  return out;
+}
+
 } // namespace mixerc

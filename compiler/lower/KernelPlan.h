@@ -72,6 +72,9 @@ struct KernelPlan {
   std::vector<PlanStep> steps;
   int64_t image_channels = 0, image_height = 0, image_width = 0, classes = 0;
   double flops_per_image = 0;
+
+  /// A readable listing of kernels, steps and buffers (mixerc compile --emit plan).
+  std::string str() const;
 };
 
 } // namespace mixerc

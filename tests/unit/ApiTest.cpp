@@ -1,0 +1,266 @@
+// The generated C API of a compiled model (tanh_mixer: 1x40x24 images, 5 classes): argument
+// checking, weight files good and bad (a refused file keeps the previous weights), save/load
+// round trips, seeded initialisation and batch independence.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <unistd.h>
+#include <fstream>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tanh_mixer.h"
+
+using ::testing::HasSubstr;
+
+namespace {
+
+constexpr int64_t kImage = 1 * 40 * 24, kClasses = 5;
+
+struct Tensor {
+  std::string name, dtype = "F32";
+  std::vector<int64_t> shape;
+};
+
+/// tanh_mixer's parameters in timm's names and layouts (see specs/README.md).
+std::vector<Tensor> parameters() {
+  std::vector<Tensor> t = {{"stem.proj.weight", "F32", {20, 1, 8, 8}}, {"stem.proj.bias", "F32", {20}}};
+  for (const char *n : {"norm1", "norm2"}) {
+    t.push_back({std::string("blocks.0.") + n + ".weight", "F32", {20}});
+    t.push_back({std::string("blocks.0.") + n + ".bias", "F32", {20}});
+  }
+  t.push_back({"blocks.0.mlp_tokens.fc1.weight", "F32", {12, 15}});
+  t.push_back({"blocks.0.mlp_tokens.fc1.bias", "F32", {12}});
+  t.push_back({"blocks.0.mlp_tokens.fc2.weight", "F32", {15, 12}});
+  t.push_back({"blocks.0.mlp_tokens.fc2.bias", "F32", {15}});
+  t.push_back({"blocks.0.mlp_channels.fc1.weight", "F32", {36, 20}});
+  t.push_back({"blocks.0.mlp_channels.fc1.bias", "F32", {36}});
+  t.push_back({"blocks.0.mlp_channels.fc2.weight", "F32", {20, 36}});
+  t.push_back({"blocks.0.mlp_channels.fc2.bias", "F32", {20}});
+  t.push_back({"norm.weight", "F32", {20}});
+  t.push_back({"norm.bias", "F32", {20}});
+  t.push_back({"head.weight", "F32", {5, 20}});
+  t.push_back({"head.bias", "F32", {5}});
+  return t;
+}
+
+/// Writes a safetensors file of random values, independently of the runtime's writer.
+void writeWeights(const std::string &path, const std::vector<Tensor> &tensors, uint32_t seed,
+                  size_t truncateBy = 0) {
+  std::mt19937 random(seed);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  std::string header = "{";
+  std::string data;
+  for (const Tensor &t : tensors) {
+    size_t count = 1;
+    for (int64_t d : t.shape)
+      count *= size_t(d);
+    size_t bytes = count * (t.dtype == "F64" ? 8 : 4);
+    std::string shape;
+    for (int64_t d : t.shape)
+      shape += (shape.empty() ? "" : ",") + std::to_string(d);
+    header += (header.size() > 1 ? "," : "") + std::string("\"") + t.name + "\":{\"dtype\":\"" +
+              t.dtype + "\",\"shape\":[" + shape + "],\"data_offsets\":[" +
+              std::to_string(data.size()) + "," + std::to_string(data.size() + bytes) + "]}";
+    for (size_t i = 0; i < bytes / 4; ++i) {
+      float v = normal(random);
+      data.append(reinterpret_cast<const char *>(&v), 4);
+    }
+  }
+  header += "}";
+  uint64_t n = header.size();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char *>(&n), 8);
+  out << header << data.substr(0, data.size() - truncateBy);
+}
+
+std::string tempPath(const std::string &name) {
+  return (std::filesystem::temp_directory_path() /
+          ("mixerc_api_" + std::to_string(getpid()) + "_" + name))
+      .string();
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<float> images(int64_t batch, uint32_t seed = 1) {
+  std::mt19937 random(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(size_t(batch * kImage));
+  for (float &v : x)
+    v = normal(random);
+  return x;
+}
+
+class Api : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_EQ(tanh_mixer_create(nullptr, &model), MIXER_OK) << mixer_last_error();
+    weights = tempPath("good.safetensors");
+    writeWeights(weights, parameters(), 3);
+    ASSERT_EQ(tanh_mixer_load_weights(model, weights.c_str()), MIXER_OK) << mixer_last_error();
+  }
+  void TearDown() override {
+    tanh_mixer_destroy(model);
+    std::remove(weights.c_str());
+  }
+  std::vector<float> infer(int64_t batch) {
+    std::vector<float> x = images(batch), logits(size_t(batch * kClasses));
+    EXPECT_EQ(tanh_mixer_infer(model, x.data(), batch, logits.data()), MIXER_OK)
+        << mixer_last_error();
+    return logits;
+  }
+
+  tanh_mixer_model *model = nullptr;
+  std::string weights;
+};
+
+TEST(ApiCreate, ArgumentsAndOptions) {
+  EXPECT_EQ(tanh_mixer_create(nullptr, nullptr), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("tanh_mixer_create: out is NULL"));
+  tanh_mixer_model *model = reinterpret_cast<tanh_mixer_model *>(1);
+  mixer_options opts;
+  mixer_options_init(&opts);
+  opts.abi_version = MIXER_ABI_VERSION + 1;
+  EXPECT_EQ(tanh_mixer_create(&opts, &model), MIXER_ERROR_UNSUPPORTED);
+  EXPECT_EQ(model, nullptr);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("ABI mismatch"));
+  mixer_options_init(&opts);
+  opts.num_threads = -1;
+  EXPECT_EQ(tanh_mixer_create(&opts, &model), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("num_threads is -1"));
+  mixer_options_init(&opts);
+  opts.device = MIXER_DEVICE_CUDA;
+  EXPECT_EQ(tanh_mixer_create(&opts, &model), MIXER_ERROR_UNSUPPORTED);
+  tanh_mixer_destroy(nullptr); // NULL-safe
+  const tanh_mixer_info_t *info = tanh_mixer_info();
+  EXPECT_EQ(info->classes, kClasses);
+  EXPECT_EQ(info->height, 40);
+  EXPECT_EQ(info->width, 24);
+  EXPECT_STREQ(info->family, "mlp_mixer");
+}
+
+TEST(ApiCreate, SeededInitialisationIsDeterministic) {
+  mixer_options opts;
+  mixer_options_init(&opts);
+  std::string files[3];
+  for (int i = 0; i < 3; ++i) {
+    opts.seed = i < 2 ? 7 : 8;
+    tanh_mixer_model *model = nullptr;
+    ASSERT_EQ(tanh_mixer_create(&opts, &model), MIXER_OK);
+    std::string path = tempPath("seed" + std::to_string(i));
+    ASSERT_EQ(tanh_mixer_save_weights(model, path.c_str()), MIXER_OK) << mixer_last_error();
+    files[i] = readFile(path);
+    std::remove(path.c_str());
+    tanh_mixer_destroy(model);
+  }
+  EXPECT_EQ(files[0], files[1]);
+  EXPECT_NE(files[0], files[2]);
+}
+
+TEST_F(Api, InferArguments) {
+  std::vector<float> x = images(1), logits(kClasses);
+  EXPECT_EQ(tanh_mixer_infer(nullptr, x.data(), 1, logits.data()), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(tanh_mixer_infer(model, nullptr, 1, logits.data()), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("images is NULL"));
+  EXPECT_EQ(tanh_mixer_infer(model, x.data(), 1, nullptr), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("logits is NULL"));
+  for (int64_t batch : {0, -1}) {
+    EXPECT_EQ(tanh_mixer_infer(model, x.data(), batch, logits.data()),
+              MIXER_ERROR_INVALID_ARGUMENT);
+    EXPECT_THAT(mixer_last_error(), HasSubstr("batch is " + std::to_string(batch)));
+  }
+  EXPECT_EQ(tanh_mixer_load_weights(nullptr, weights.c_str()), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(tanh_mixer_load_weights(model, nullptr), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(tanh_mixer_save_weights(nullptr, weights.c_str()), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(tanh_mixer_save_weights(model, nullptr), MIXER_ERROR_INVALID_ARGUMENT);
+}
+
+TEST_F(Api, BatchesAreIndependent) {
+  // Each image's logits are the same whether it runs alone or in a batch of 1, 7 or 32.
+  std::vector<float> batch32 = infer(32), batch7 = infer(7), single = infer(1);
+  for (int64_t c = 0; c < kClasses; ++c) {
+    EXPECT_NEAR(batch7[size_t(c)], single[size_t(c)], 1e-5f);
+    EXPECT_NEAR(batch32[size_t(c)], single[size_t(c)], 1e-5f);
+  }
+  for (size_t i = 0; i < batch7.size(); ++i)
+    EXPECT_NEAR(batch7[i], batch32[i], 1e-5f) << "at " << i;
+  for (float v : batch32)
+    EXPECT_TRUE(std::isfinite(v));
+}
+
+TEST_F(Api, RepeatedInferenceIsBitExact) {
+  // Tiles that overlap must not race: the same input gives the same bits on every call.
+  const std::vector<float> first = infer(7);
+  for (int i = 0; i < 300; ++i)
+    ASSERT_EQ(infer(7), first) << "call " << i;
+}
+
+TEST_F(Api, SaveLoadRoundTripIsBitExact) {
+  std::string saved = tempPath("saved.safetensors"), again = tempPath("again.safetensors");
+  ASSERT_EQ(tanh_mixer_save_weights(model, saved.c_str()), MIXER_OK) << mixer_last_error();
+  tanh_mixer_model *copy = nullptr;
+  ASSERT_EQ(tanh_mixer_create(nullptr, &copy), MIXER_OK);
+  ASSERT_EQ(tanh_mixer_load_weights(copy, saved.c_str()), MIXER_OK) << mixer_last_error();
+  ASSERT_EQ(tanh_mixer_save_weights(copy, again.c_str()), MIXER_OK);
+  EXPECT_EQ(readFile(saved), readFile(again));
+  std::vector<float> x = images(7), a(7 * kClasses), b(7 * kClasses);
+  ASSERT_EQ(tanh_mixer_infer(model, x.data(), 7, a.data()), MIXER_OK);
+  ASSERT_EQ(tanh_mixer_infer(copy, x.data(), 7, b.data()), MIXER_OK);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+  tanh_mixer_destroy(copy);
+  EXPECT_EQ(tanh_mixer_save_weights(model, "/nonexistent/dir/w.safetensors"), MIXER_ERROR_IO);
+  std::remove(saved.c_str());
+  std::remove(again.c_str());
+}
+
+TEST_F(Api, RefusedWeightFilesKeepThePreviousWeights) {
+  const std::vector<float> before = infer(2);
+  struct Case {
+    std::string what;
+    std::vector<Tensor> tensors;
+    size_t truncate;
+    mixer_status status;
+    std::string message;
+  };
+  std::vector<Tensor> missing = parameters(), extra = parameters(), misshaped = parameters(),
+                      mistyped = parameters();
+  missing.erase(missing.begin() + 5);
+  extra.push_back({"blocks.1.norm1.weight", "F32", {20}});
+  misshaped[6].shape = {15, 12};
+  mistyped[3].dtype = "F64";
+  std::vector<Case> cases = {
+      {"missing", missing, 0, MIXER_ERROR_SHAPE, "missing tensor 'blocks.0.norm2.bias'"},
+      {"extra", extra, 0, MIXER_ERROR_SHAPE, "unexpected tensor 'blocks.1.norm1.weight'"},
+      {"misshaped", misshaped, 0, MIXER_ERROR_SHAPE,
+       "tensor 'blocks.0.mlp_tokens.fc1.weight' has shape [15, 12], expected [12, 15]"},
+      {"mistyped", mistyped, 0, MIXER_ERROR_SHAPE,
+       "tensor 'blocks.0.norm1.bias' has dtype F64, expected F32"},
+      {"truncated", parameters(), 100, MIXER_ERROR_FORMAT, "outside the file (truncated?)"},
+  };
+  for (const Case &c : cases) {
+    std::string path = tempPath(c.what);
+    writeWeights(path, c.tensors, 11, c.truncate);
+    EXPECT_EQ(tanh_mixer_load_weights(model, path.c_str()), c.status) << c.what;
+    EXPECT_THAT(mixer_last_error(), HasSubstr(c.message)) << c.what;
+    EXPECT_EQ(infer(2), before) << c.what << " changed the weights";
+    std::remove(path.c_str());
+  }
+  std::string bad = tempPath("badheader");
+  std::ofstream(bad, std::ios::binary) << std::string("\x05\0\0\0\0\0\0\0{oops", 13);
+  EXPECT_EQ(tanh_mixer_load_weights(model, bad.c_str()), MIXER_ERROR_FORMAT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("not a valid safetensors file"));
+  EXPECT_EQ(infer(2), before);
+  std::remove(bad.c_str());
+  EXPECT_EQ(tanh_mixer_load_weights(model, "/nonexistent.safetensors"), MIXER_ERROR_IO);
+}
+
+} // namespace

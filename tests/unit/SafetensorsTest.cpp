@@ -1,0 +1,106 @@
+// safetensors I/O: round trips, atomic writes, and every malformed file refused with a message.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+
+#include "safetensors.h"
+
+using namespace mixer::rt;
+using ::testing::HasSubstr;
+
+namespace {
+
+std::string tempPath(const std::string &name) {
+  return (std::filesystem::temp_directory_path() /
+          ("mixerc_st_" + std::to_string(getpid()) + "_" + name))
+      .string();
+}
+
+void writeRaw(const std::string &path, const std::string &header, size_t dataBytes) {
+  std::ofstream out(path, std::ios::binary);
+  uint64_t n = header.size();
+  out.write(reinterpret_cast<const char *>(&n), 8);
+  out << header << std::string(dataBytes, '\0');
+}
+
+TEST(Safetensors, RoundTrip) {
+  std::string path = tempPath("ok.safetensors");
+  float a[6] = {1, 2, 3, 4, 5, 6};
+  int64_t b[1] = {42};
+  ASSERT_EQ(write_safetensors(path.c_str(), {{"a", "F32", {2, 3}, a}, {"n.b", "I64", {}, b}},
+                              {{"format", "pt"}}),
+            MIXER_OK);
+  SafetensorsFile file;
+  ASSERT_EQ(read_safetensors(path.c_str(), &file), MIXER_OK) << mixer_last_error();
+  ASSERT_EQ(file.tensors.size(), 2u);
+  const TensorView *t = file.find("a");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(std::memcmp(t->data, a, sizeof a), 0);
+  EXPECT_EQ(file.find("n.b")->bytes, 8u);
+  EXPECT_EQ(file.metadata["format"], "pt");
+  // The header is padded so that the data starts 8-byte aligned, as the format recommends.
+  EXPECT_EQ((t->data - file.contents.data()) % 8, 0);
+  std::remove(path.c_str());
+}
+
+TEST(Safetensors, RefusesMalformedFiles) {
+  struct Case {
+    std::string header;
+    size_t data;
+    std::string message;
+  } cases[] = {
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "outside the file"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "disagree"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "lacks dtype, shape or data_offsets"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "invalid dimension"},
+      {"{\"a\": [1, 2", 0, "JSON header"},
+      {"[1, 2]", 0, "not a JSON object"},
+      {"{\"a\":1,\"a\":2}", 0, "duplicate key"},
+  };
+  for (const Case &c : cases) {
+    std::string path = tempPath("bad.safetensors");
+    writeRaw(path, c.header, c.data);
+    SafetensorsFile file;
+    EXPECT_EQ(read_safetensors(path.c_str(), &file), MIXER_ERROR_FORMAT) << c.header;
+    EXPECT_THAT(mixer_last_error(), HasSubstr(c.message)) << c.header;
+    EXPECT_THAT(mixer_last_error(), HasSubstr(path));
+    std::remove(path.c_str());
+  }
+}
+
+TEST(Safetensors, RefusesTruncatedHeaderLength) {
+  std::string path = tempPath("short.safetensors");
+  std::ofstream(path, std::ios::binary) << "abc";
+  SafetensorsFile file;
+  EXPECT_EQ(read_safetensors(path.c_str(), &file), MIXER_ERROR_FORMAT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("shorter than its 8-byte header length"));
+  writeRaw(path, "{}", 0);
+  std::fstream patch(path, std::ios::in | std::ios::out | std::ios::binary);
+  uint64_t huge = 1ull << 40;
+  patch.write(reinterpret_cast<const char *>(&huge), 8);
+  patch.close();
+  EXPECT_EQ(read_safetensors(path.c_str(), &file), MIXER_ERROR_FORMAT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("exceeds the file"));
+  std::remove(path.c_str());
+}
+
+TEST(Safetensors, MissingFileIsIoError) {
+  SafetensorsFile file;
+  EXPECT_EQ(read_safetensors("/nonexistent/w.safetensors", &file), MIXER_ERROR_IO);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("/nonexistent/w.safetensors: cannot open"));
+}
+
+TEST(Safetensors, FailedWriteLeavesNothingBehind) {
+  float a[1] = {1};
+  EXPECT_EQ(write_safetensors("/nonexistent/dir/w.safetensors", {{"a", "F32", {1}, a}}, {}),
+            MIXER_ERROR_IO);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("cannot create a temporary file"));
+}
+
+} // namespace

@@ -1,0 +1,101 @@
+// The spec parser: the shipped specs parse to the paper's shapes, and mistakes name file:line:key.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "spec/Spec.h"
+
+using mixerc::ModelSpec;
+using ::testing::HasSubstr;
+
+namespace {
+
+bool parse(const std::string &text, ModelSpec *spec, std::string *error) {
+  return mixerc::parseSpecString(text, "test.toml", spec, error);
+}
+
+const char *kValid = R"(name = "m"
+family = "mlp_mixer"
+[model]
+image_size = [32, 48]
+channels = 3
+patch = 8
+depth = 2
+hidden = 16
+token_mlp = 8
+channel_mlp = 32
+classes = 10
+)";
+
+TEST(Spec, PaperConfigurationsParse) {
+  for (const char *name : {"mixer_s32", "mixer_s16", "mixer_b32", "mixer_b16", "mixer_l16"}) {
+    ModelSpec spec;
+    std::string error;
+    ASSERT_TRUE(mixerc::parseSpecFile(std::string(MIXERC_SPECS_DIR) + "/" + name + ".toml", &spec,
+                                      &error))
+        << error;
+    EXPECT_EQ(spec.name, name);
+  }
+}
+
+TEST(Spec, B16ShapesAndFlops) {
+  ModelSpec spec;
+  std::string error;
+  ASSERT_TRUE(mixerc::parseSpecFile(std::string(MIXERC_SPECS_DIR) + "/mixer_b16.toml", &spec,
+                                    &error))
+      << error;
+  EXPECT_EQ(spec.tokens(), 196);
+  EXPECT_EQ(spec.hidden, 768);
+  EXPECT_EQ(spec.token_mlp, 384);
+  EXPECT_EQ(spec.channel_mlp, 3072);
+  EXPECT_EQ(spec.depth, 12);
+  // 12.6 G multiply-adds per image (Table 1 of the paper counts 12.61 GFLOPs as MACs).
+  EXPECT_NEAR(spec.forward_flops_per_image() / 2e9, 12.6, 0.1);
+  EXPECT_NEAR(double(spec.parameter_count()) / 1e6, 59.9, 0.3); // timm: 59.88 M
+}
+
+TEST(Spec, NonSquareImage) {
+  ModelSpec spec;
+  std::string error;
+  ASSERT_TRUE(parse(kValid, &spec, &error)) << error;
+  EXPECT_EQ(spec.image_height, 32);
+  EXPECT_EQ(spec.image_width, 48);
+  EXPECT_EQ(spec.tokens(), 24);
+  EXPECT_EQ(spec.gelu, mixerc::GeluApproximation::Erf);
+  EXPECT_EQ(spec.targets, std::vector<std::string>{"host"});
+}
+
+TEST(Spec, ErrorsNameLineAndKey) {
+  struct Case {
+    std::string replace, with, message;
+  } cases[] = {
+      {"patch = 8", "patch = 5", "test.toml:6: model.patch: image size 32x48 is not divisible"},
+      {"classes = 10", "classes = -1", "test.toml:11: model.classes: must be positive, got -1"},
+      {"classes = 10", "classes = 1.5", "test.toml:11: model.classes: expected an integer"},
+      {"image_size = [32, 48]", "image_size = [32]", "test.toml:4: model.image_size: expected"},
+      {"family = \"mlp_mixer\"", "family = \"conv_mixer\"",
+       "test.toml:2: family: 'conv_mixer' is a Mixer family this mixerc does not compile yet"},
+      {"name = \"m\"", "name = \"mixer\"", "test.toml:1: name: 'mixer' is reserved"},
+      {"classes = 10", "classes = 10\nbogus = 1", "test.toml:12: model.bogus: unknown key"},
+  };
+  for (const Case &c : cases) {
+    std::string text = kValid;
+    text.replace(text.find(c.replace), c.replace.size(), c.with);
+    ModelSpec spec;
+    std::string error;
+    EXPECT_FALSE(parse(text, &spec, &error)) << c.with;
+    EXPECT_THAT(error, HasSubstr(c.message));
+  }
+}
+
+TEST(Spec, BuildSection) {
+  std::string text = std::string(kValid) + "[build]\ntraining = \"yes\"\n";
+  ModelSpec spec;
+  std::string error;
+  EXPECT_FALSE(parse(text, &spec, &error));
+  EXPECT_THAT(error, HasSubstr("test.toml:13: build.training: expected a boolean, got a string"));
+  text = std::string(kValid) + "[build]\nprecision = \"f16\"\n";
+  EXPECT_FALSE(parse(text, &spec, &error));
+  EXPECT_THAT(error, HasSubstr("build.precision: unsupported precision 'f16'"));
+}
+
+} // namespace
