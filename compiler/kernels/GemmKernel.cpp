@@ -139,10 +139,14 @@ private:
     // overlaps its neighbour; a column computed in two tiles sits in different vector lanes and
     // may round differently, so both tiles must run in one task, in order, for the result not to
     // depend on which thread wrote last. Rows overlap only within a task already.
-    if (sig_.n % s.panel == 0)
-      stage.fuse(no_, mb_, task_);
-    else
-      stage.rename(mb_, task_); // the column tiles stay a serial loop inside each task
+    const int64_t panels = (sig_.n + s.panel - 1) / s.panel;
+    if (sig_.n % s.panel != 0 || s.panels_per_task == 0 || s.panels_per_task >= panels) {
+      stage.rename(mb_, task_); // all column tiles are a serial loop inside each task
+    } else {
+      stage.split(no_, nt_, no_, s.panels_per_task, TailStrategy::GuardWithIf)
+          .reorder(ni_, nv_, mi_, mo_, no_, nt_, mb_)
+          .fuse(nt_, mb_, task_);
+    }
     if (batched())
       stage.fuse(task_, b_, task_);
     stage.parallel(task_);
@@ -182,7 +186,7 @@ private:
   Target target_;
   GemmSchedule schedule_;
   Var n_{"n"}, m_{"m"}, b_{"b"}, kv_{"k"};
-  Var no_{"no"}, ni_{"ni"}, nv_{"nv"}, mo_{"mo"}, mi_{"mi"}, mb_{"mb"}, task_{"task"};
+  Var no_{"no"}, ni_{"ni"}, nv_{"nv"}, nt_{"nt"}, mo_{"mo"}, mi_{"mi"}, mb_{"mb"}, task_{"task"};
   RDom r_{0, int(sig_.k), "r"};
   Func prod_{"accumulator"}, out_{"out"}, a_;
   std::vector<Argument> arguments_;

@@ -10,8 +10,9 @@
 namespace mixerc {
 
 std::string GemmSchedule::str() const {
-  return fmt::format("panel={} vector={} micro_rows={} tiles_per_block={} k_unroll={}", panel,
-                     vector, micro_rows, tiles_per_block, k_unroll);
+  return fmt::format("panel={} vector={} micro_rows={} tiles_per_block={} panels_per_task={} "
+                     "k_unroll={}",
+                     panel, vector, micro_rows, tiles_per_block, panels_per_task, k_unroll);
 }
 
 namespace {
@@ -37,6 +38,9 @@ GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorM
   int accumulators = machine.registers - 4;
   s.micro_rows = std::max(1, std::min(8, accumulators / (s.panel / s.vector)));
   s.tiles_per_block = std::max(1, 96 / s.micro_rows);
+  // Tasks of about 96 x 64 outputs keep the thread pool's per-task cost small (AVX2 panels are only
+  // 16 wide). The patch embedding takes whole row blocks, so each block's im2col is built once.
+  s.panels_per_task = signature.op == KernelOp::PatchEmbed ? 0 : std::max(1, 64 / s.panel);
   const int64_t k = signature.k;
   s.k_unroll = k % 4 == 0 ? 4 : k % 2 == 0 ? 2 : 1;
   return s;

@@ -16,6 +16,7 @@ struct GemmSchedule {
   int vector = 16;          ///< f32 lanes per vector
   int micro_rows = 6;       ///< micro-tile rows (accumulators: micro_rows x panel / vector)
   int tiles_per_block = 16; ///< micro-tiles of rows per parallel task
+  int panels_per_task = 1;  ///< column panels per parallel task (0: all of them)
   int k_unroll = 4;
 
   std::string str() const;

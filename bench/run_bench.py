@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""The benchmark: mixerc against its peers on Mixer specs, every figure taken in one run.
+
+Measures, on this machine and in this order: the f32 FMA peak (fma_peak.c), oneDNN's sgemm on each
+model's own GEMM shapes (gemm_roofline.cpp: the practical roofline), the mixerc library
+(`mixerc bench`), and each peer run the way it runs best (peers.py): Debian's PyTorch 1.13 in its
+tuned environment (OpenMP OpenBLAS, jemalloc, no OPENBLAS_CORETYPE), PyTorch 2.x eager and
+torch.compile, ONNX Runtime and OpenVINO from the bench virtual environment. Everything runs with
+the same thread count (2) in f32. Writes a CSV and prints a table of images/s, GFLOP/s and ratios.
+
+Usage: run_bench.py [--models mixer_s16 mixer_b16] [--batches 1 32] [--seconds 10] [--out FILE]
+Needs: tools/build.sh and bench/setup.sh run first."""
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.path.join(ROOT, "build")
+OUT = os.path.join(BUILD, "bench")
+BENCH_VENV = os.environ.get("MIXERC_BENCH_VENV", os.path.expanduser("~/.cache/mixerc/bench-venv"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "numerics"))
+from mixer_reference import load_spec  # noqa: E402
+
+
+def run(cmd, env=None, timeout=1800):
+    full_env = dict(os.environ, **(env or {}))
+    for k in [k for k, v in (env or {}).items() if v is None]:
+        full_env.pop(k, None)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+def field(text, name):
+    match = re.findall(rf"{name}=([0-9.]+)", text)
+    return float(match[-1]) if match else None
+
+
+def gemm_shapes(spec, batch):
+    """The model's GEMMs as mixerc runs them: M,N,K,count[,t] (t: weights stored [N][K])."""
+    m = spec["model"]
+    h, w = m["image_size"] if isinstance(m["image_size"], list) else [m["image_size"]] * 2
+    s = (h // m["patch"]) * (w // m["patch"])
+    c, ds, dc, d = m["hidden"], m["token_mlp"], m["channel_mlp"], m["depth"]
+    return [f"{batch * s},{c},{m['channels'] * m['patch'] ** 2},1,t",
+            f"{ds},{c},{s},{batch * d}", f"{s},{c},{ds},{batch * d}",
+            f"{batch * s},{dc},{c},{d},t", f"{batch * s},{c},{dc},{d},t",
+            f"{batch},{m['classes']},{c},1,t"]
+
+
+def flops_per_image(spec):
+    m = spec["model"]
+    h, w = m["image_size"] if isinstance(m["image_size"], list) else [m["image_size"]] * 2
+    s = (h // m["patch"]) * (w // m["patch"])
+    c = m["hidden"]
+    return 2 * (s * m["channels"] * m["patch"] ** 2 * c + m["depth"] * 2 * s * c * (
+        m["token_mlp"] + m["channel_mlp"]) + c * m["classes"])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["mixer_s16", "mixer_b16"])
+    p.add_argument("--batches", nargs="+", type=int, default=[1, 32])
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--peers", nargs="+",
+                   default=["debian-torch", "torch", "torch-compile", "onnxruntime", "openvino"])
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results.csv"))
+    args = p.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    threads = str(args.threads)
+
+    run(["gcc", "-O2", "-o", f"{OUT}/fma_peak", f"{ROOT}/bench/fma_peak.c", "-lpthread"])
+    run(["g++", "-O2", "-o", f"{OUT}/gemm_roofline", f"{ROOT}/bench/gemm_roofline.cpp", "-ldnnl"])
+    cpu = run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; "
+               "grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2; grep -m1 '^model' /proc/cpuinfo | cut -d: -f2"]).split("\n")
+    peak_text = run([f"{OUT}/fma_peak", threads])
+    peak = field(peak_text, "gflops")
+    host = f"{cpu[0].strip()} (family {cpu[1].strip()} model {cpu[2].strip()}), {peak_text.split()[0]}"
+    print(f"host: {host}; f32 FMA peak with {threads} threads: {peak:.1f} GFLOP/s")
+
+    debian_env = {"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None,
+                  "LD_LIBRARY_PATH": "/usr/lib/x86_64-linux-gnu/openblas-openmp",
+                  "LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+                  "MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1", "OMP_NUM_THREADS": threads}
+    rows = []
+    for name in args.models:
+        spec_path = os.path.join(ROOT, "specs", f"{name}.toml")
+        spec = load_spec(spec_path)
+        flops = flops_per_image(spec)
+        lib_dir = os.path.join(OUT, name)
+        run([f"{BUILD}/compiler/mixerc", "compile", spec_path, "-o", lib_dir])
+        for batch in args.batches:
+            results = {}
+            roof = run([f"{OUT}/gemm_roofline", *gemm_shapes(spec, batch)],
+                       env={"OMP_NUM_THREADS": threads})
+            roof_ms = field(roof, "ms")
+            results["oneDNN sgemm roofline"] = batch / (roof_ms * 1e-3)
+            out = run([f"{BUILD}/compiler/mixerc", "bench", f"{lib_dir}/lib{name}.so", "--batch",
+                       str(batch), "--threads", threads, "--seconds", str(int(args.seconds))])
+            results["mixerc"] = field(out, "images_per_s")
+            for peer in args.peers:
+                try:
+                    if peer == "debian-torch":
+                        out = run(["/usr/bin/python3", f"{ROOT}/bench/peers.py", "torch", spec_path,
+                                   "--batch", str(batch), "--threads", threads, "--seconds",
+                                   str(args.seconds)], env=debian_env)
+                    else:
+                        out = run([f"{BENCH_VENV}/bin/python", f"{ROOT}/bench/peers.py", peer,
+                                   spec_path, "--batch", str(batch), "--threads", threads,
+                                   "--seconds", str(args.seconds)], env={"OMP_NUM_THREADS": threads})
+                    results[peer] = field(out, "images_per_s")
+                except Exception as e:  # a failed peer is reported, not hidden
+                    print(f"warning: peer {peer} failed on {name} batch {batch}: {e}", file=sys.stderr)
+            peers = {k: v for k, v in results.items() if k in args.peers and v}
+            best_peer = max(peers, key=peers.get) if peers else None
+            for runner, ips in results.items():
+                gflops = ips * flops * 1e-9
+                rows.append({
+                    "model": name, "batch": batch, "runner": runner, "images_per_s": f"{ips:.3f}",
+                    "gflops": f"{gflops:.1f}", "fraction_of_fma_peak": f"{gflops / peak:.3f}",
+                    "fraction_of_onednn_roofline": f"{ips / results['oneDNN sgemm roofline']:.3f}",
+                    "mixerc_speedup": f"{results['mixerc'] / ips:.3f}",
+                    "best_peer": best_peer or "", "host": host, "fma_peak_gflops": f"{peak:.1f}"})
+            line = " | ".join(f"{k} {v:.2f}" for k, v in results.items())
+            print(f"{name} batch {batch}: {line} img/s; mixerc/best peer ({best_peer}) = "
+                  f"{results['mixerc'] / peers[best_peer]:.3f}" if best_peer else line)
+    with open(args.out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\n| model | batch | runner | images/s | GFLOP/s | of FMA peak | of oneDNN roofline | mixerc speed-up |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['batch']} | {r['runner']} | {r['images_per_s']} | {r['gflops']} | "
+              f"{r['fraction_of_fma_peak']} | {r['fraction_of_onednn_roofline']} | {r['mixerc_speedup']} |")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
