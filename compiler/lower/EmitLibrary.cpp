@@ -114,11 +114,17 @@ bool emitKernelText(const KernelPlan &plan, const std::string &targetName, bool 
   fs::path scratch = fs::temp_directory_path() / fmt::format("mixerc-emit-{}", getpid());
   fs::create_directories(scratch);
   for (size_t i = 0; i < plan.kernels.size(); ++i) {
-    BuiltKernel kernel = buildKernel(plan.kernels[i], target);
     fs::path file = scratch / (assembly ? "kernel.s" : "kernel.stmt");
-    kernel.pipeline.compile_to(
-        {{assembly ? Halide::OutputFileType::assembly : Halide::OutputFileType::stmt, file}},
-        kernel.arguments, kernelSymbol(plan, i), target.with_feature(Halide::Target::NoRuntime));
+    try {
+      BuiltKernel kernel = buildKernel(plan.kernels[i], target);
+      kernel.pipeline.compile_to(
+          {{assembly ? Halide::OutputFileType::assembly : Halide::OutputFileType::stmt, file}},
+          kernel.arguments, kernelSymbol(plan, i), target.with_feature(Halide::Target::NoRuntime));
+    } catch (const Halide::Error &e) {
+      fs::remove_all(scratch);
+      *error = fmt::format("Halide failed on kernel {}: {}", plan.kernels[i].key(), e.what());
+      return false;
+    }
     std::ifstream in(file);
     std::stringstream body;
     body << in.rdbuf();
@@ -166,7 +172,12 @@ bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string
     objects.push_back(object.string());
   }
   fs::path runtimeObject = scratch / "halide_runtime.o";
-  Halide::compile_standalone_runtime(runtimeObject.string(), target);
+  try {
+    Halide::compile_standalone_runtime(runtimeObject.string(), target);
+  } catch (const Halide::Error &e) {
+    return fail(fmt::format("Halide failed on its runtime for {}: {}", target.to_string(),
+                            e.what()));
+  }
 
   // Glue and header.
   const std::string header = generateHeader(plan);

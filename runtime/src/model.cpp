@@ -3,6 +3,8 @@
 #include <HalideRuntime.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -18,8 +20,22 @@
 namespace mixer::rt {
 namespace {
 
-/// Refuses batches whose arena would not fit a 64-bit size; far above any real use.
-constexpr int64_t kMaxBatch = int64_t(1) << 24;
+/// The largest batch whose every buffer dimension fits Halide's 32-bit extents and whose
+/// activations fit in memory addressable by size_t.
+int64_t max_batch(const ModelDesc &desc) {
+  int64_t limit = int64_t(1) << 24;
+  for (int32_t s = 0; s < desc.num_steps; ++s)
+    for (int32_t a = 0; a < desc.steps[s].num_args; ++a)
+      for (int d = 0; d < desc.steps[s].args[a].rank; ++d) {
+        const DimDesc &dim = desc.steps[s].args[a].dims[d];
+        if (dim.batch_scaled)
+          limit = std::min<int64_t>(limit, INT32_MAX / std::max<int64_t>(dim.extent, 1));
+      }
+  for (int32_t i = 0; i < desc.num_activations; ++i)
+    limit = std::min<int64_t>(limit, int64_t(SIZE_MAX / 8) /
+                                         std::max<int64_t>(desc.activation_elems_per_image[i], 1));
+  return limit;
+}
 
 struct FreeDeleter {
   void operator()(float *p) const { std::free(p); }
@@ -207,9 +223,10 @@ mixer_status infer(Model *model, const float *images, int64_t batch, float *logi
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: images is NULL", desc.name);
   if (!logits)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: logits is NULL", desc.name);
-  if (batch <= 0 || batch > kMaxBatch)
+  const int64_t limit = max_batch(desc);
+  if (batch <= 0 || batch > limit)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: batch is %lld (must be 1..%lld)",
-                desc.name, (long long)batch, (long long)kMaxBatch);
+                desc.name, (long long)batch, (long long)limit);
   if (mixer_status s = model->reserve_activations(batch))
     return s;
 

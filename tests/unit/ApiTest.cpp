@@ -173,7 +173,7 @@ TEST_F(Api, InferArguments) {
   EXPECT_THAT(mixer_last_error(), HasSubstr("images is NULL"));
   EXPECT_EQ(tanh_mixer_infer(model, x.data(), 1, nullptr), MIXER_ERROR_INVALID_ARGUMENT);
   EXPECT_THAT(mixer_last_error(), HasSubstr("logits is NULL"));
-  for (int64_t batch : {0, -1}) {
+  for (int64_t batch : {int64_t(0), int64_t(-1), int64_t(1) << 40}) {
     EXPECT_EQ(tanh_mixer_infer(model, x.data(), batch, logits.data()),
               MIXER_ERROR_INVALID_ARGUMENT);
     EXPECT_THAT(mixer_last_error(), HasSubstr("batch is " + std::to_string(batch)));
