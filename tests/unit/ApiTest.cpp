@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <unistd.h>
 #include <fstream>
+#include <atomic>
 #include <random>
+#include <thread>
 #include <string>
 #include <utility>
 #include <vector>
@@ -202,6 +204,31 @@ TEST_F(Api, RepeatedInferenceIsBitExact) {
   const std::vector<float> first = infer(7);
   for (int i = 0; i < 300; ++i)
     ASSERT_EQ(infer(7), first) << "call " << i;
+}
+
+TEST_F(Api, DistinctModelsOnDistinctThreads) {
+  // The header promises that distinct models may run concurrently; each thread must get exactly
+  // the logits a serial run gives.
+  const std::vector<float> expected = infer(7);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      tanh_mixer_model *mine = nullptr;
+      if (tanh_mixer_create(nullptr, &mine) != MIXER_OK ||
+          tanh_mixer_load_weights(mine, weights.c_str()) != MIXER_OK) {
+        ++mismatches;
+        return;
+      }
+      std::vector<float> x = images(7), logits(7 * kClasses);
+      for (int i = 0; i < 50; ++i)
+        if (tanh_mixer_infer(mine, x.data(), 7, logits.data()) != MIXER_OK || logits != expected)
+          ++mismatches;
+      tanh_mixer_destroy(mine);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST_F(Api, SaveLoadRoundTripIsBitExact) {
