@@ -13,7 +13,7 @@ GFLOP/s and ratios.
 
 Usage: run_bench.py [--models mixer_s16 mixer_b16] [--batches 1 32] [--seconds 10] [--rounds 2]
                     [--out FILE]
-Needs: tools/build.sh and bench/setup.sh run first."""
+Needs: tools/build.sh and tools/install-deps.sh --bench run first."""
 import argparse
 import csv
 import os

@@ -15,7 +15,7 @@ static double seconds(void) {
 }
 
 int main(int argc, char **argv) {
-  const mixer_s16_info_t *info = mixer_s16_info();
+  const mixer_model_info *info = mixer_s16_info();
   long batch = argc > 2 ? atol(argv[2]) : 4;
   mixer_options opts;
   mixer_options_init(&opts);

@@ -3,31 +3,50 @@
 # SQLite, ccache and PyTorch (the test reference) from Debian; Halide 21, CMake >= 3.28, ninja and lit
 # from PyPI into a virtual environment shared by all clones ($MIXERC_VENV). Idempotent and quiet when
 # everything is already there, so every entry script calls it first.
+#
+# --bench also installs what bench/run_bench.py needs: oneDNN (the GEMM roofline), the OpenMP
+# OpenBLAS and jemalloc that Debian's PyTorch needs to run at its best, and a bench-only virtual
+# environment ($MIXERC_BENCH_VENV) with PyTorch 2.x, ONNX Runtime and OpenVINO from PyPI.
 set -euo pipefail
 
 APT_PACKAGES=(g++ git ccache python3-venv python3-torch python3-numpy
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   libtomlplusplus-dev libfmt-dev libgtest-dev libgmock-dev libsqlite3-dev)
-PIP_PACKAGES=("halide==21.0.*" "cmake>=3.28,<5" "ninja>=1.11" "lit>=18")
-VENV="${MIXERC_VENV:-$HOME/.cache/mixerc/venv}"
+BENCH_APT_PACKAGES=(libdnnl-dev libopenblas0-openmp libjemalloc2)
 
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
+# ensure_apt PACKAGE...: installs the packages that are not installed yet.
+ensure_apt() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
   echo "install-deps: installing Debian packages: ${missing[*]}" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
 
-# The stamp records what was installed into the venv; a changed package list reinstalls.
-stamp="$VENV/.mixerc-stamp"
-want="${PIP_PACKAGES[*]}"
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "install-deps: installing PyPI packages into $VENV: $want" >&2
-  /usr/bin/python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
-  printf '%s' "$want" >"$stamp"
+# ensure_venv DIR PACKAGE...: a virtual environment holding exactly these pip requirements; a
+# stamp records them, so a changed list reinstalls.
+ensure_venv() {
+  local venv=$1
+  shift
+  local want="$*"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.mixerc-stamp" 2>/dev/null)" != "$want" ]; then
+    echo "install-deps: installing PyPI packages into $venv: $want" >&2
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$@"
+    printf '%s' "$want" >"$venv/.mixerc-stamp"
+  fi
+}
+
+ensure_apt "${APT_PACKAGES[@]}"
+ensure_venv "${MIXERC_VENV:-$HOME/.cache/mixerc/venv}" "halide==21.0.*" "cmake>=3.28,<5" \
+  "ninja>=1.11" "lit>=18"
+if [ "${1:-}" = "--bench" ]; then
+  ensure_apt "${BENCH_APT_PACKAGES[@]}"
+  ensure_venv "${MIXERC_BENCH_VENV:-$HOME/.cache/mixerc/bench-venv}" torch onnxruntime openvino \
+    onnx onnxscript numpy
 fi

@@ -17,13 +17,6 @@
 namespace mixerc {
 namespace {
 
-struct Info {
-  int32_t abi_version;
-  const char *name, *family;
-  int64_t channels, height, width, classes, num_parameters;
-  double flops_per_image;
-};
-
 template <typename Fn> Fn symbol(void *handle, const std::string &name) {
   return reinterpret_cast<Fn>(dlsym(handle, name.c_str()));
 }
@@ -42,7 +35,7 @@ int runBench(const BenchOptions &o) {
     fmt::print(stderr, "mixerc bench: {}\n", dlerror());
     return 2;
   }
-  auto info = symbol<const Info *(*)()>(handle, name + "_info");
+  auto info = symbol<const mixer_model_info *(*)()>(handle, name + "_info");
   auto create = symbol<mixer_status (*)(const mixer_options *, void **)>(handle, name + "_create");
   auto destroy = symbol<void (*)(void *)>(handle, name + "_destroy");
   auto load = symbol<mixer_status (*)(void *, const char *)>(handle, name + "_load_weights");
@@ -54,7 +47,7 @@ int runBench(const BenchOptions &o) {
                name);
     return 2;
   }
-  const Info &model = *info();
+  const mixer_model_info &model = *info();
   mixer_options options;
   mixer_options_init(&options);
   options.num_threads = o.threads;

@@ -14,14 +14,11 @@
 #include <fmt/format.h>
 
 #include "kernels/Kernels.h"
+#include "lower/GenerateGlue.h"
 
 namespace fs = std::filesystem;
 
 namespace mixerc {
-
-std::string kernelSymbol(const KernelPlan &plan, size_t index);
-std::string generateGlue(const KernelPlan &plan);
-
 namespace {
 
 std::string envOr(const char *name, const char *fallback) {

@@ -23,9 +23,6 @@ bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string
 /// The vector shape of a target name (host, x86-64-avx2, ... or a Halide target string).
 bool targetVectorMachine(const std::string &target, VectorMachine *machine, std::string *error);
 
-/// The generated C header for `plan` (exposed for tests and --emit).
-std::string generateHeader(const KernelPlan &plan);
-
 /// Halide assembly of every kernel (for --emit asm), or Halide's lowered statements (--emit halide).
 bool emitKernelText(const KernelPlan &plan, const std::string &target, bool assembly,
                     std::string *text, std::string *error);

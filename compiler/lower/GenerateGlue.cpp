@@ -2,7 +2,7 @@
 // table and the exported functions that forward to the runtime).
 #include <fmt/format.h>
 
-#include "lower/EmitLibrary.h"
+#include "lower/GenerateGlue.h"
 
 namespace mixerc {
 namespace {
@@ -52,18 +52,8 @@ extern "C" {{
 
 typedef struct {n}_model {n}_model; /* opaque */
 
-/** Static facts of this compiled model. */
-typedef struct {n}_info_t {{
-  int32_t abi_version;
-  const char *name;
-  const char *family;
-  int64_t channels, height, width, classes;
-  int64_t num_parameters;
-  double flops_per_image; /* forward pass, multiply-adds counted as 2 */
-}} {n}_info_t;
-
 /** Never NULL; valid for the life of the process. */
-MIXER_API const {n}_info_t *{n}_info(void);
+MIXER_API const mixer_model_info *{n}_info(void);
 
 /** Creates a model with weights initialised as timm does, from opts->seed. opts may be NULL
  * (defaults). On success *out_model owns the model; on failure it is set to NULL. */
@@ -154,11 +144,11 @@ std::string generateGlue(const KernelPlan &plan) {
   {{{c}, {h}, {w}}}, {k}, {flops:.17g},
 }};
 
-static const {n}_info_t kInfo = {{MIXER_ABI_VERSION, "{n}", "{family}", {c}, {h}, {w}, {k},
-                                  {params}, {flops:.17g}}};
+static const mixer_model_info kInfo = {{MIXER_ABI_VERSION, "{n}", "{family}", {c}, {h}, {w}, {k},
+                                        {params}, {flops:.17g}}};
 
 extern "C" {{
-const {n}_info_t *{n}_info(void) {{ return &kInfo; }}
+const mixer_model_info *{n}_info(void) {{ return &kInfo; }}
 
 mixer_status {n}_create(const mixer_options *opts, {n}_model **out_model) {{
   clear_error();

@@ -3,6 +3,7 @@
 // the batch outermost, viewed by each kernel with the dimensions it needs.
 #include "lower/LowerMixerToKernels.h"
 
+#include <cassert>
 #include <map>
 
 #include "llvm/ADT/DenseMap.h"
@@ -127,7 +128,9 @@ private:
       return {SlotKind::Input, 0};
     if (v == returned_)
       return {SlotKind::Output, 0};
-    return {SlotKind::Activation, activations_.lookup(v)};
+    auto it = activations_.find(v);
+    assert(it != activations_.end() && "a value is read after its slot was released");
+    return {SlotKind::Activation, it->second};
   }
 
   /// Gives `result` a slot before the op's operands are released, so no kernel writes a buffer it

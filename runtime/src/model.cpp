@@ -78,13 +78,12 @@ struct Model {
   std::vector<FloatArray> activations;
   int64_t activation_batch = 0; // the batch the activation arena is sized for
 
-  mixer_status repack() {
+  void repack() {
     for (int32_t i = 0; i < desc->num_packs; ++i) {
       const PackDesc &pack = desc->packs[i];
       pack_panels(desc->params[pack.param], pack.panel, params[size_t(pack.param)].get(),
                   packed[size_t(i)].get());
     }
-    return MIXER_OK;
   }
 
   mixer_status reserve_activations(int64_t batch) {
@@ -196,7 +195,8 @@ mixer_status load_weights(Model *model, const char *path) {
   for (int32_t i = 0; i < desc.num_params; ++i)
     std::memcpy(model->params[size_t(i)].get(), sources[size_t(i)]->data,
                 sources[size_t(i)]->bytes);
-  return model->repack();
+  model->repack();
+  return MIXER_OK;
 }
 
 mixer_status save_weights(const Model *model, const char *path) {

@@ -143,7 +143,7 @@ TEST(ApiCreate, ArgumentsAndOptions) {
   opts.device = MIXER_DEVICE_CUDA;
   EXPECT_EQ(tanh_mixer_create(&opts, &model), MIXER_ERROR_UNSUPPORTED);
   tanh_mixer_destroy(nullptr); // NULL-safe
-  const tanh_mixer_info_t *info = tanh_mixer_info();
+  const mixer_model_info *info = tanh_mixer_info();
   EXPECT_EQ(info->classes, kClasses);
   EXPECT_EQ(info->height, 40);
   EXPECT_EQ(info->width, 24);

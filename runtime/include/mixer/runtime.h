@@ -46,6 +46,16 @@ typedef enum mixer_device {
   MIXER_DEVICE_CUDA = 1 /* only in libraries compiled with a cuda target */
 } mixer_device;
 
+/** Static facts of a compiled model, from NAME_info(). */
+typedef struct mixer_model_info {
+  int32_t abi_version;
+  const char *name;
+  const char *family; /* "mlp_mixer", ... */
+  int64_t channels, height, width, classes;
+  int64_t num_parameters;
+  double flops_per_image; /* forward pass, multiply-adds counted as 2 */
+} mixer_model_info;
+
 /** Options for NAME_create. Always initialise with mixer_options_init, then change fields. */
 typedef struct mixer_options {
   uint32_t abi_version; /* set by mixer_options_init; a mismatch is refused */
