@@ -33,10 +33,12 @@ GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorM
   s.vector = std::min<int>(machine.lanes, s.panel);
   while (s.panel % s.vector)
     --s.vector;
-  // registers - 4 accumulators at most: 6 x 4 zmm on AVX-512, 6 x 2 ymm on AVX2; narrower
-  // panels leave registers for more rows.
-  int accumulators = machine.registers - 4;
-  s.micro_rows = std::max(1, std::min(8, accumulators / (s.panel / s.vector)));
+  // The accumulators share the register file with one row of B vectors, the A broadcast and one
+  // spare: 6 x 4 zmm on AVX-512 (24 + 4 + 2 of 32), 6 x 2 ymm on AVX2 (12 + 2 + 2 of 16);
+  // narrower panels leave registers for more rows.
+  const int vectorsPerTileRow = s.panel / s.vector;
+  const int accumulators = machine.registers - vectorsPerTileRow - 2;
+  s.micro_rows = std::max(1, std::min(8, accumulators / vectorsPerTileRow));
   s.tiles_per_block = std::max(1, 96 / s.micro_rows);
   // Tasks of about 96 x 64 outputs keep the thread pool's per-task cost small (AVX2 panels are only
   // 16 wide). The patch embedding takes whole row blocks, so each block's im2col is built once.
