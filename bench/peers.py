@@ -1,10 +1,10 @@
-"""Runs one peer on an MLP-Mixer spec the way it runs best and prints its throughput.
+"""Runs one peer on a spec (MLP-Mixer or B-MLP) the way it runs best and prints its throughput.
 
 Peers: torch (eager, inference_mode), torch-compile (torch.compile, max-autotune-no-cudagraphs,
 with freezing), onnxruntime (opset 17 export, all graph optimisations, intra-op threads, inter-op 1),
 openvino (f32 inference precision forced: on CPUs with AVX512-BF16 it silently runs bf16 otherwise,
-one stream). The model is tests/numerics/mixer_reference.MlpMixer, timm's MlpMixer with its
-state_dict names. Usage: peers.py PEER SPEC --batch B [--threads 2] [--seconds 10]
+one stream). The model is the independent reference of tests/numerics/mixer_reference.py (timm's
+MlpMixer; the Scaling MLPs B-MLP). Usage: peers.py PEER SPEC --batch B [--threads 2] [--seconds 10]
 Prints: peer=NAME model=NAME batch=B images_per_s=X median_ms=Y version=V"""
 import argparse
 import os
@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "numerics"))
-from mixer_reference import MlpMixer, load_spec, randomise  # noqa: E402
+from mixer_reference import build_model, load_spec, randomise  # noqa: E402
 
 
 def measure(run, batch, seconds):
@@ -52,7 +52,7 @@ def main():
     import torch
     torch.set_num_threads(args.threads)
     spec = load_spec(args.spec)
-    model = MlpMixer(spec["model"]).eval()
+    model = build_model(spec).eval()
     randomise(model, 0)
     images = torch.randn(args.batch, *model.image_shape, generator=torch.Generator().manual_seed(0))
     version = torch.__version__

@@ -23,6 +23,7 @@ const char *initKindName(const std::string &init) {
   if (init == "ones") return "Ones";
   if (init == "xavier_uniform") return "XavierUniform";
   if (init == "lecun_normal") return "LecunNormal";
+  if (init == "uniform_fan_in") return "UniformFanIn";
   return "Normal";
 }
 

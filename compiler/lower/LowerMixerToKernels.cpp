@@ -45,8 +45,10 @@ public:
     Block &body = function_.getBody().front();
     int position = 0;
     for (Operation &op : body) {
+      if (auto flatten = dyn_cast<mixer::FlattenOp>(op))
+        views_[flatten.getResult()] = storage(flatten.getInput());
       for (Value operand : op.getOperands())
-        lastUse_[operand] = position;
+        lastUse_[storage(operand)] = position;
       ++position;
     }
     returned_ = body.getTerminator()->getOperand(0);
@@ -66,6 +68,7 @@ public:
               .Case<mixer::LayerNormOp>([&](auto p) { return lowerLayerNorm(p); })
               .Case<mixer::DenseOp>([&](auto p) { return lowerDense(p); })
               .Case<mixer::GlobalAvgPoolOp>([&](auto p) { return lowerPool(p); })
+              .Case<mixer::FlattenOp>([&](auto) { return success(); }) // a view: no kernel
               .Case<func::ReturnOp>([&](auto) { return success(); })
               .Default([](Operation *other) {
                 return other->emitOpError()
@@ -75,8 +78,8 @@ public:
         return failure();
       // Free the slots whose last reader was this op.
       for (Value operand : op.getOperands())
-        if (lastUse_[operand] == position)
-          release(operand);
+        if (lastUse_[storage(operand)] == position)
+          release(storage(operand));
       ++position;
     }
     return success();
@@ -93,6 +96,8 @@ private:
     param.init = op.getInit().str();
     param.std = op.getStd() ? op.getStd()->convertToDouble() : 0.0;
     std::tie(param.fan_in, param.fan_out) = fans(shape);
+    if (op.getFanIn())
+      param.fan_in = int64_t(*op.getFanIn());
     params_[op.getResult()] = int(plan_->params.size());
     plan_->params.push_back(std::move(param));
     return success();
@@ -122,8 +127,15 @@ private:
 
   // --- activations ----------------------------------------------------------------------
 
+  /// The value whose buffer `v` lives in: itself, or what a flatten of it views.
+  Value storage(Value v) const {
+    auto it = views_.find(v);
+    return it == views_.end() ? v : it->second;
+  }
+
   /// The slot holding `v`: the input, the output, or an activation slot.
   std::pair<SlotKind, int> slotOf(Value v) {
+    v = storage(v);
     if (v == input_)
       return {SlotKind::Input, 0};
     if (v == returned_)
@@ -285,6 +297,7 @@ private:
   KernelPlan *plan_;
   Value input_, returned_;
   llvm::DenseMap<Value, int> lastUse_, params_, activations_;
+  llvm::DenseMap<Value, Value> views_; ///< flatten results -> the value they view
   std::vector<int> free_;
   std::map<std::pair<int, int64_t>, int> packs_;
   std::map<std::string, int> kernels_;

@@ -27,6 +27,10 @@ public:
         fileLoc_, spec_.name, builder_.getFunctionType({images}, {unranked()}));
     builder_.setInsertionPointToStart(function.addEntryBlock());
 
+    if (spec_.family == Family::Bmlp) {
+      buildBmlp(function.getArgument(0));
+      return module;
+    }
     Value x = patchEmbed(function.getArgument(0));
     for (int64_t i = 0; i < spec_.depth; ++i) {
       std::string block = "blocks." + std::to_string(i);
@@ -50,11 +54,43 @@ private:
   }
 
   Value param(const std::string &name, ArrayRef<int64_t> shape, StringRef init,
-              std::optional<double> std = std::nullopt) {
+              std::optional<double> std = std::nullopt, std::optional<int64_t> fanIn = {}) {
     return builder_.create<mixer::ParamOp>(
         at(name), RankedTensorType::get(shape, builder_.getF32Type()),
         builder_.getStringAttr(name), builder_.getStringAttr(init),
-        std ? builder_.getF64FloatAttr(*std) : FloatAttr());
+        std ? builder_.getF64FloatAttr(*std) : FloatAttr(),
+        fanIn ? builder_.getI64IntegerAttr(*fanIn) : IntegerAttr());
+  }
+
+  /// PyTorch's default nn.Linear (the Scaling MLPs code keeps it): weight and bias both
+  /// U(-1/sqrt(in), 1/sqrt(in)).
+  Value linear(const std::string &name, Value x, int64_t out, int64_t in) {
+    Value w = param(name + ".weight", {out, in}, "uniform_fan_in");
+    Value b = param(name + ".bias", {out}, "uniform_fan_in", std::nullopt, in);
+    return builder_.create<mixer::DenseOp>(at(name), unranked(), x, w, b, Value(),
+                                           builder_.getI64IntegerAttr(1),
+                                           builder_.getStringAttr("none"));
+  }
+
+  /// B-MLP (Bachmann et al. 2023): flatten, embed to the width, `depth` pre-norm inverted
+  /// bottlenecks x + fc2(gelu(fc1(norm(x)))), a final norm and the head.
+  void buildBmlp(Value images) {
+    const int64_t width = spec_.hidden, hidden = spec_.channel_mlp;
+    Value x = builder_.create<mixer::FlattenOp>(at("flatten"), unranked(), images);
+    x = linear("stem", x, width, spec_.image_features());
+    for (int64_t i = 0; i < spec_.depth; ++i) {
+      std::string block = "blocks." + std::to_string(i);
+      Value y = layerNorm(block + ".norm", x);
+      y = linear(block + ".mlp.fc1", y, hidden, width);
+      y = builder_.create<mixer::GeluOp>(
+          at(block + ".mlp.act"), unranked(), y,
+          builder_.getStringAttr(spec_.gelu == GeluApproximation::Tanh ? "tanh" : "erf"));
+      y = linear(block + ".mlp.fc2", y, width, hidden);
+      x = builder_.create<mixer::AddOp>(at(block + ".mlp"), unranked(), x, y);
+    }
+    x = layerNorm("norm", x);
+    x = linear("head", x, spec_.classes, width);
+    builder_.create<func::ReturnOp>(fileLoc_, x);
   }
 
   Value patchEmbed(Value images) {

@@ -93,7 +93,9 @@ public:
     std::string family = string(familyNode, "family");
     if (family == "mlp_mixer")
       spec->family = Family::MlpMixer;
-    else if (family == "conv_mixer" || family == "bmlp")
+    else if (family == "bmlp")
+      spec->family = Family::Bmlp;
+    else if (family == "conv_mixer")
       error(familyNode, "family",
             fmt::format("'{}' is a Mixer family this mixerc does not compile yet", family));
     else
@@ -103,7 +105,14 @@ public:
     const toml::node &modelNode = require(root, "", "model");
     if (!modelNode.is_table())
       error(modelNode, "model", "expected a table [model]");
-    readMlpMixer(*modelNode.as_table(), spec);
+    if (spec->family == Family::Bmlp)
+      readBmlp(*modelNode.as_table(), spec);
+    else
+      readMlpMixer(*modelNode.as_table(), spec);
+    if (double(spec->parameter_count()) > kMaxParameters)
+      error(modelNode, "model",
+            fmt::format("{} parameters is absurdly many (limit {:.0e})", spec->parameter_count(),
+                        kMaxParameters));
 
     if (const toml::node *buildNode = root.get("build")) {
       if (!buildNode->is_table())
@@ -152,15 +161,7 @@ public:
     spec->token_mlp = positive(require(model, p, "token_mlp"), p + "token_mlp", kMaxWidth);
     spec->channel_mlp = positive(require(model, p, "channel_mlp"), p + "channel_mlp", kMaxWidth);
     spec->classes = positive(require(model, p, "classes"), p + "classes", kMaxClasses);
-    if (const toml::node *gelu = model.get("gelu")) {
-      std::string form = string(*gelu, p + "gelu");
-      if (form == "erf")
-        spec->gelu = GeluApproximation::Erf;
-      else if (form == "tanh")
-        spec->gelu = GeluApproximation::Tanh;
-      else
-        error(*gelu, p + "gelu", fmt::format("unknown form '{}' (expected erf or tanh)", form));
-    }
+    readGelu(model, spec);
 
     if (spec->image_height % spec->patch || spec->image_width % spec->patch)
       error(patchNode, p + "patch",
@@ -169,10 +170,36 @@ public:
     if (spec->tokens() > kMaxTokens)
       error(patchNode, p + "patch",
             fmt::format("{} tokens is absurdly many (limit {})", spec->tokens(), kMaxTokens));
-    if (double(spec->parameter_count()) > kMaxParameters)
-      error(model, "model",
-            fmt::format("{} parameters is absurdly many (limit {:.0e})",
-                        spec->parameter_count(), kMaxParameters));
+  }
+
+  /// B-MLP ("Scaling MLPs"): the flattened image, `width` wide, `depth` inverted bottlenecks.
+  void readBmlp(const toml::table &model, ModelSpec *spec) const {
+    const std::string p = "model.";
+    onlyKeys(model, p, {"image_size", "channels", "width", "depth", "expansion", "classes", "gelu"});
+    readImageSize(require(model, p, "image_size"), spec);
+    spec->channels = positive(require(model, p, "channels"), p + "channels", kMaxChannels);
+    spec->hidden = positive(require(model, p, "width"), p + "width", kMaxWidth);
+    spec->depth = positive(require(model, p, "depth"), p + "depth", kMaxDepth);
+    int64_t expansion = 4;
+    if (const toml::node *e = model.get("expansion"))
+      expansion = positive(*e, p + "expansion", 64);
+    spec->channel_mlp = spec->hidden * expansion;
+    spec->classes = positive(require(model, p, "classes"), p + "classes", kMaxClasses);
+    spec->layer_norm_epsilon = 1e-5; // nn.LayerNorm's default, as the Scaling MLPs code uses
+    readGelu(model, spec);
+  }
+
+  void readGelu(const toml::table &model, ModelSpec *spec) const {
+    const std::string key = "model.gelu";
+    if (const toml::node *gelu = model.get("gelu")) {
+      std::string form = string(*gelu, key);
+      if (form == "erf")
+        spec->gelu = GeluApproximation::Erf;
+      else if (form == "tanh")
+        spec->gelu = GeluApproximation::Tanh;
+      else
+        error(*gelu, key, fmt::format("unknown form '{}' (expected erf or tanh)", form));
+    }
   }
 
   void readBuild(const toml::table &build, ModelSpec *spec) const {
@@ -226,6 +253,9 @@ const char *familyName(Family family) {
 
 double ModelSpec::forward_flops_per_image() const {
   const double s = double(tokens()), c = double(hidden);
+  if (family == Family::Bmlp)
+    return 2.0 * (double(image_features()) * c + double(depth) * 2.0 * c * double(channel_mlp) +
+                  c * double(classes));
   double flops = 2.0 * s * double(patch_features()) * c;            // patch embedding
   flops += double(depth) * 2.0 * 2.0 * s * double(token_mlp) * c;   // token MLP: 2 GEMMs
   flops += double(depth) * 2.0 * 2.0 * s * double(channel_mlp) * c; // channel MLP: 2 GEMMs
@@ -235,9 +265,15 @@ double ModelSpec::forward_flops_per_image() const {
 
 int64_t ModelSpec::parameter_count() const {
   const double s = double(tokens()), c = double(hidden);
-  double n = double(patch_features()) * c + c;
-  n += double(depth) * (4 * c + 2 * s * double(token_mlp) + double(token_mlp) + s +
-                        2 * c * double(channel_mlp) + double(channel_mlp) + c);
+  double n;
+  if (family == Family::Bmlp) {
+    n = double(image_features()) * c + c;
+    n += double(depth) * (2 * c + 2 * c * double(channel_mlp) + double(channel_mlp) + c);
+  } else {
+    n = double(patch_features()) * c + c;
+    n += double(depth) * (4 * c + 2 * s * double(token_mlp) + double(token_mlp) + s +
+                          2 * c * double(channel_mlp) + double(channel_mlp) + c);
+  }
   n += 2 * c + c * double(classes) + double(classes);
   return n > 9e18 ? INT64_MAX : int64_t(n);
 }

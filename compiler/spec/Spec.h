@@ -22,8 +22,11 @@ struct ModelSpec {
 
   // [model]
   int64_t image_height = 0, image_width = 0, channels = 0;
-  int64_t patch = 0, depth = 0, hidden = 0;
-  int64_t token_mlp = 0, channel_mlp = 0; ///< D_S and D_C
+  int64_t patch = 0;  ///< mlp_mixer only
+  int64_t depth = 0;
+  int64_t hidden = 0; ///< C of mlp_mixer; the width W of bmlp
+  int64_t token_mlp = 0;   ///< D_S (mlp_mixer)
+  int64_t channel_mlp = 0; ///< D_C (mlp_mixer); W x expansion (bmlp)
   int64_t classes = 0;
   GeluApproximation gelu = GeluApproximation::Erf;
   double layer_norm_epsilon = 1e-6;
@@ -33,7 +36,11 @@ struct ModelSpec {
   bool training = false;
   std::string precision = "f32";
 
-  int64_t tokens() const { return (image_height / patch) * (image_width / patch); }
+  /// Patches of an mlp_mixer; 1 for bmlp, whose one token is the flattened image.
+  int64_t tokens() const {
+    return patch ? (image_height / patch) * (image_width / patch) : 1;
+  }
+  int64_t image_features() const { return channels * image_height * image_width; }
   int64_t patch_features() const { return channels * patch * patch; }
   /// Multiply-adds of one forward pass, counted as 2 FLOPs each.
   double forward_flops_per_image() const;

@@ -63,11 +63,12 @@ LogicalResult checkVector(Operation *op, Value v, int64_t expected, StringRef wh
 //===----------------------------------------------------------------------===//
 
 LogicalResult mixer::ParamOp::verify() {
-  static constexpr StringLiteral kInits[] = {"zeros", "ones", "xavier_uniform", "lecun_normal",
-                                             "normal"};
+  static constexpr StringLiteral kInits[] = {"zeros",  "ones",          "xavier_uniform",
+                                             "lecun_normal", "normal", "uniform_fan_in"};
   if (!llvm::is_contained(kInits, getInit()))
     return emitOpError() << "unknown initialiser '" << getInit()
-                         << "' (expected zeros, ones, xavier_uniform, lecun_normal or normal)";
+                         << "' (expected zeros, ones, xavier_uniform, lecun_normal, normal or "
+                            "uniform_fan_in)";
   if (getInit() == "normal" && !getStd())
     return emitOpError() << "initialiser 'normal' needs a 'std' attribute";
   if (!getResult().getType().hasStaticShape())
@@ -75,6 +76,8 @@ LogicalResult mixer::ParamOp::verify() {
                          << shapeString(getResult().getType().getShape());
   if (getName().empty())
     return emitOpError() << "parameter name must not be empty";
+  if (getFanIn() && *getFanIn() <= 0)
+    return emitOpError() << "fan_in must be positive, got " << *getFanIn();
   return success();
 }
 
@@ -178,6 +181,26 @@ static LogicalResult impliedShape(mixer::AddOp op, SmallVectorImpl<int64_t> &sha
 }
 
 //===----------------------------------------------------------------------===//
+// FlattenOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult impliedShape(mixer::FlattenOp op, SmallVectorImpl<int64_t> &shape) {
+  auto input = rankedOrNull(op.getInput());
+  if (input.getRank() < 2)
+    return op.emitOpError() << "needs a batch and at least one more dimension, got "
+                            << shapeString(input.getShape());
+  int64_t features = 1;
+  for (int64_t d : input.getShape().drop_front()) {
+    if (ShapedType::isDynamic(d))
+      return op.emitOpError() << "needs static non-batch dimensions, got "
+                              << shapeString(input.getShape());
+    features *= d;
+  }
+  shape.assign({input.getDimSize(0), features});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // GlobalAvgPoolOp
 //===----------------------------------------------------------------------===//
 
@@ -227,5 +250,6 @@ MIXER_SHAPED_OP(LayerNormOp)
 MIXER_SHAPED_OP(DenseOp)
 MIXER_SHAPED_OP(GeluOp)
 MIXER_SHAPED_OP(AddOp)
+MIXER_SHAPED_OP(FlattenOp)
 MIXER_SHAPED_OP(GlobalAvgPoolOp)
 #undef MIXER_SHAPED_OP

@@ -61,6 +61,12 @@ void initialise_param(const ParamDesc &param, uint64_t seed, int32_t index, floa
     }
     break;
   }
+  case InitKind::UniformFanIn: {
+    double bound = 1.0 / std::sqrt(double(param.fan_in));
+    for (int64_t i = 0; i < n; ++i)
+      values[i] = float((2.0 * random.uniform() - 1.0) * bound);
+    break;
+  }
   case InitKind::Normal:
     for (int64_t i = 0; i < n; ++i)
       values[i] = float(random.normal() * param.init_std);

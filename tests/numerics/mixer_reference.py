@@ -1,4 +1,5 @@
-"""An independent PyTorch implementation of MLP-Mixer with timm's parameter names, plus the small
+"""Independent PyTorch implementations of MLP-Mixer (timm's parameter names) and B-MLP (the
+"Scaling MLPs" architecture, with the names of specs/README.md), plus the small
 pieces the numerics tests share: a safetensors writer/reader written from the format's spec, and a
 ctypes binding of a mixerc-generated library. Runs on Debian's python3-torch (CPU)."""
 import ctypes
@@ -70,6 +71,39 @@ class MlpMixer(nn.Module):
         return self.head(x.mean(dim=1))
 
 
+class BmlpBlock(nn.Module):
+    def __init__(self, width, hidden, gelu):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)  # eps 1e-5, as the Scaling MLPs code
+        self.mlp = MlpBlock(width, hidden, gelu)
+
+    def forward(self, x):
+        return x + self.mlp(self.norm(x))
+
+
+class Bmlp(nn.Module):
+    """B-MLP (Bachmann et al. 2023): flatten, linear embedding, pre-norm inverted bottlenecks."""
+
+    def __init__(self, m):
+        super().__init__()
+        h, w = m["image_size"] if isinstance(m["image_size"], list) else [m["image_size"]] * 2
+        width, gelu = m["width"], "tanh" if m.get("gelu", "erf") == "tanh" else "none"
+        self.stem = nn.Linear(m["channels"] * h * w, width)
+        self.blocks = nn.Sequential(*[
+            BmlpBlock(width, width * m.get("expansion", 4), gelu) for _ in range(m["depth"])])
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, m["classes"])
+        self.image_shape = (m["channels"], h, w)
+
+    def forward(self, x):
+        return self.head(self.norm(self.blocks(self.stem(x.flatten(1)))))
+
+
+def build_model(spec):
+    """The reference network of a parsed spec, by family."""
+    return {"mlp_mixer": MlpMixer, "bmlp": Bmlp}[spec["family"]](spec["model"])
+
+
 def load_spec(path):
     with open(path, "rb") as f:
         return tomllib.load(f)
@@ -83,7 +117,7 @@ def randomise(model, seed):
             fan_in = p.shape[1] * (p[0][0].numel() if p.dim() > 2 else 1) if p.dim() > 1 else 16
             scale = 1.0 / np.sqrt(fan_in)
             p.copy_(torch.randn(p.shape, generator=g) * scale)
-            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
+            if "norm" in name and name.endswith(".weight"):
                 p.add_(1.0)
 
 

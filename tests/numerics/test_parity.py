@@ -1,4 +1,4 @@
-"""Numerical parity of a mixerc-generated library against an independent PyTorch MLP-Mixer.
+"""Numerical parity of a mixerc-generated library against an independent PyTorch model.
 
 Random weights (nothing zero) go to PyTorch and, through a safetensors file, to the library; the
 logits for random images must agree to a relative tolerance (max |diff| / max |reference|) of
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from mixer_reference import Library, MlpMixer, load_spec, randomise, read_safetensors, write_safetensors  # noqa: E402
+from mixer_reference import Library, build_model, load_spec, randomise, read_safetensors, write_safetensors  # noqa: E402
 
 
 def main():
@@ -26,7 +26,7 @@ def main():
 
     torch.set_num_threads(2)
     spec = load_spec(args.spec)
-    model = MlpMixer(spec["model"]).eval()
+    model = build_model(spec).eval()
     randomise(model, seed=0)
     lib = Library(args.library, spec["name"])
     classes = spec["model"]["classes"]

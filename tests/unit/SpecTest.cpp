@@ -53,6 +53,25 @@ TEST(Spec, B16ShapesAndFlops) {
   EXPECT_NEAR(double(spec.parameter_count()) / 1e6, 59.9, 0.3); // timm: 59.88 M
 }
 
+TEST(Spec, BmlpB12Width1024) {
+  ModelSpec spec;
+  std::string error;
+  ASSERT_TRUE(mixerc::parseSpecFile(std::string(MIXERC_SPECS_DIR) + "/bmlp_b12_w1024.toml", &spec,
+                                    &error))
+      << error;
+  EXPECT_EQ(spec.family, mixerc::Family::Bmlp);
+  EXPECT_EQ(spec.image_features(), 12288);
+  EXPECT_EQ(spec.hidden, 1024);
+  EXPECT_EQ(spec.channel_mlp, 4096);
+  EXPECT_EQ(spec.layer_norm_epsilon, 1e-5);
+  // Embedding, 12 blocks of two 1024 x 4096 GEMMs, head: 114.3 M multiply-adds per image.
+  EXPECT_DOUBLE_EQ(spec.forward_flops_per_image(),
+                   2.0 * (12288.0 * 1024 + 12 * 2 * 1024.0 * 4096 + 1024.0 * 1000));
+  EXPECT_EQ(spec.parameter_count(), 12288LL * 1024 + 1024 +
+                                        12 * (2 * 1024 + 2 * 1024 * 4096 + 4096 + 1024) +
+                                        2 * 1024 + 1024 * 1000 + 1000);
+}
+
 TEST(Spec, NonSquareImage) {
   ModelSpec spec;
   std::string error;

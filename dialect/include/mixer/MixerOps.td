@@ -18,14 +18,17 @@ class Mixer_ShapedOp<string mnemonic, list<Trait> traits = []> :
 def Mixer_ParamOp : Mixer_Op<"param", [Pure]> {
   let summary = "a named, trainable model parameter";
   let description = [{
-    A model parameter, named as in timm's `state_dict`, with the initialiser that timm's model code
-    applies (`zeros`, `ones`, `xavier_uniform`, `lecun_normal`, `normal` with `std`).
+    A model parameter, named as in timm's `state_dict`, with the initialiser that the family's
+    reference code applies (`zeros`, `ones`, `xavier_uniform`, `lecun_normal`, `normal` with
+    `std`, `uniform_fan_in`: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's nn.Linear default).
+    `fan_in` overrides the fan-in derived from the shape, as a bias needs its layer's.
 
     ```mlir
     %w = mixer.param "stem.proj.weight" {init = "lecun_normal"} : tensor<512x3x16x16xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name, StrAttr:$init, OptionalAttr<F64Attr>:$std);
+  let arguments = (ins StrAttr:$name, StrAttr:$init, OptionalAttr<F64Attr>:$std,
+                   OptionalAttr<I64Attr>:$fan_in);
   let results = (outs F32RankedTensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
@@ -116,6 +119,21 @@ def Mixer_AddOp : Mixer_ShapedOp<"add"> {
   let arguments = (ins F32Tensor:$lhs, F32Tensor:$rhs);
   let results = (outs F32Tensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+def Mixer_FlattenOp : Mixer_ShapedOp<"flatten"> {
+  let summary = "flattens every dimension but the batch, in row-major order";
+  let description = [{
+    The first layer of B-MLP: an image batch `NxCxHxW` becomes `Nx(C*H*W)`. Row-major tensors
+    make this a view: it lowers to no kernel, its result shares its input's buffer.
+
+    ```mlir
+    %x = mixer.flatten %img : (tensor<?x3x64x64xf32>) -> tensor<?x12288xf32>
+    ```
+  }];
+  let arguments = (ins F32Tensor:$input);
+  let results = (outs F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
 def Mixer_GlobalAvgPoolOp : Mixer_ShapedOp<"global_avg_pool"> {

@@ -20,6 +20,7 @@ enum class InitKind : uint8_t {
   XavierUniform, ///< U(-a, a), a = sqrt(6 / (fan_in + fan_out))
   LecunNormal,   ///< truncated normal, std = sqrt(1 / fan_in), cut at 2 std
   Normal,        ///< N(0, init_std)
+  UniformFanIn,  ///< U(-a, a), a = 1 / sqrt(fan_in): PyTorch's nn.Linear default
 };
 
 struct ParamDesc {

@@ -1,7 +1,7 @@
 // Every verifier error of the mixer dialect, one per split.
 // RUN: %mixer-opt %s -split-input-file -verify-diagnostics
 
-// expected-error @+1 {{unknown initialiser 'gaussian'}}
+// expected-error @+1 {{unknown initialiser 'gaussian' (expected zeros, ones, xavier_uniform, lecun_normal, normal or uniform_fan_in)}}
 %w = mixer.param "w" {init = "gaussian"} : tensor<4xf32>
 
 // -----
@@ -176,5 +176,34 @@ func.func @add_unranked(%x: tensor<?x16x8xf32>, %y: tensor<*xf32>) {
 func.func @pool(%x: tensor<?x16x8xf32>) {
   // expected-error @+1 {{dim 0 is not a non-batch dimension of the ?x16x8 input}}
   %y = mixer.global_avg_pool %x {dim = 0 : i64} : (tensor<?x16x8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{fan_in must be positive, got 0}}
+%w = mixer.param "w" {init = "uniform_fan_in", fan_in = 0 : i64} : tensor<4xf32>
+
+// -----
+
+func.func @flatten_rank(%x: tensor<?xf32>) {
+  // expected-error @+1 {{needs a batch and at least one more dimension, got ?}}
+  %y = mixer.flatten %x : (tensor<?xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @flatten_dynamic(%x: tensor<?x3x?xf32>) {
+  // expected-error @+1 {{needs static non-batch dimensions, got ?x3x?}}
+  %y = mixer.flatten %x : (tensor<?x3x?xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @flatten_result(%x: tensor<?x3x4xf32>) {
+  // expected-error @+1 {{result has shape ?x7 but its operands imply ?x12}}
+  %y = mixer.flatten %x : (tensor<?x3x4xf32>) -> tensor<?x7xf32>
   return
 }

@@ -31,3 +31,14 @@ func.func @mixer_block(%img: tensor<?x3x32x48xf32>) -> tensor<?x10xf32> {
   %logits = mixer.dense %p, %hw, %hb {dim = 1 : i64} : (tensor<?x16xf32>, tensor<10x16xf32>, tensor<10xf32>) -> tensor<?x10xf32>
   return %logits : tensor<?x10xf32>
 }
+
+// CHECK-LABEL: func.func @bmlp_stem
+func.func @bmlp_stem(%img: tensor<?x3x8x8xf32>) -> tensor<?x16xf32> {
+  // CHECK: mixer.flatten %{{.*}} : (tensor<?x3x8x8xf32>) -> tensor<?x192xf32>
+  %x = mixer.flatten %img : (tensor<?x3x8x8xf32>) -> tensor<?x192xf32>
+  // CHECK: mixer.param "stem.bias" {fan_in = 192 : i64, init = "uniform_fan_in"}
+  %w = mixer.param "stem.weight" {init = "uniform_fan_in"} : tensor<16x192xf32>
+  %b = mixer.param "stem.bias" {init = "uniform_fan_in", fan_in = 192 : i64} : tensor<16xf32>
+  %y = mixer.dense %x, %w, %b {dim = 1 : i64} : (tensor<?x192xf32>, tensor<16x192xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
