@@ -44,10 +44,19 @@ def field(text, name):
     return float(match[-1]) if match else None
 
 
+def image_hw(m):
+    return m["image_size"] if isinstance(m["image_size"], list) else [m["image_size"]] * 2
+
+
 def gemm_shapes(spec, batch):
     """The model's GEMMs as mixerc runs them: M,N,K,count[,t] (t: weights stored [N][K])."""
     m = spec["model"]
-    h, w = m["image_size"] if isinstance(m["image_size"], list) else [m["image_size"]] * 2
+    h, w = image_hw(m)
+    if spec["family"] == "bmlp":
+        width, hidden = m["width"], m["width"] * m.get("expansion", 4)
+        return [f"{batch},{width},{m['channels'] * h * w},1,t",
+                f"{batch},{hidden},{width},{m['depth']},t", f"{batch},{width},{hidden},{m['depth']},t",
+                f"{batch},{m['classes']},{width},1,t"]
     s = (h // m["patch"]) * (w // m["patch"])
     c, ds, dc, d = m["hidden"], m["token_mlp"], m["channel_mlp"], m["depth"]
     return [f"{batch * s},{c},{m['channels'] * m['patch'] ** 2},1,t",
@@ -57,12 +66,9 @@ def gemm_shapes(spec, batch):
 
 
 def flops_per_image(spec):
-    m = spec["model"]
-    h, w = m["image_size"] if isinstance(m["image_size"], list) else [m["image_size"]] * 2
-    s = (h // m["patch"]) * (w // m["patch"])
-    c = m["hidden"]
-    return 2 * (s * m["channels"] * m["patch"] ** 2 * c + m["depth"] * 2 * s * c * (
-        m["token_mlp"] + m["channel_mlp"]) + c * m["classes"])
+    """Multiply-adds counted as 2: the GEMMs of one image."""
+    shapes = [tuple(int(v) for v in s.split(",")[:4]) for s in gemm_shapes(spec, 1)]
+    return sum(2 * m * n * k * count for m, n, k, count in shapes)
 
 
 def main():
