@@ -27,6 +27,12 @@ int64_t gemmPanelWidth(int64_t n, const VectorMachine &machine) {
   return n;
 }
 
+// Measured 2026-11-23, AMD EPYC Zen 3 (AVX2, 6 x 16 tiles), 2 threads, Halide profiler, Mixer-B/16
+// at batch 32: channel GEMMs 161-162 GFLOP/s (0.80 of the 202 GFLOP/s FMA peak; oneDNN 2.6 sgemm
+// 163 and 145 on the same shapes), token GEMMs ~124 (the GELU epilogue is ~10% of a K = 196
+// tile), patch embedding 161. Tried and not kept: K-blocking of the channel GEMMs in 256/384-deep
+// chunks (no faster), guarded instead of serial ragged column tiles (the B-MLP head went from
+// 1.6 to 2.2 ms). The AVX-512 template (6 x 4 zmm) follows PERFORMANCE.md and is not yet measured.
 GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorMachine &machine) {
   GemmSchedule s;
   s.panel = int(signature.panel ? signature.panel : gemmPanelWidth(signature.n, machine));
