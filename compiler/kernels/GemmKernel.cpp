@@ -28,8 +28,7 @@ Expr applyActivation(Expr v, Activation activation) {
 class GemmKernel {
 public:
   GemmKernel(const KernelSignature &sig, const Target &target)
-      : sig_(sig), target_(target),
-        schedule_(defaultGemmSchedule(sig, vectorMachine(target))) {}
+      : sig_(sig), schedule_(defaultGemmSchedule(sig, vectorMachine(target))) {}
 
   BuiltKernel build() {
     defineAlgorithm();
@@ -45,9 +44,9 @@ private:
     const int64_t n = sig_.n, k = sig_.k;
     Func a("a"), bmat("b");
     ImageParam bias(Float(32), 1, "bias");
-    pinDim(bias, 0, sig_.op == KernelOp::DenseTokens ? sig_.m : n, 1);
+    pinDim(bias, 0, batched() ? sig_.m : n, 1);
     Expr biasValue;
-    if (sig_.op == KernelOp::DenseTokens) {
+    if (batched()) {
       ImageParam weight(Float(32), 2, "weight"), input(Float(32), 3, "input");
       pinDim(weight, 0, k, 1);
       pinDim(weight, 1, sig_.m, k);
@@ -183,7 +182,6 @@ private:
   }
 
   KernelSignature sig_;
-  Target target_;
   GemmSchedule schedule_;
   Var n_{"n"}, m_{"m"}, b_{"b"}, kv_{"k"};
   Var no_{"no"}, ni_{"ni"}, nv_{"nv"}, nt_{"nt"}, mo_{"mo"}, mi_{"mi"}, mb_{"mb"}, task_{"task"};

@@ -162,8 +162,8 @@ private:
   }
 
   void release(Value v) {
-    auto it = activations_.find(v);
-    if (it != activations_.end() && v != returned_ && v != input_) {
+    auto it = activations_.find(v); // the input, the output and parameters have no slot
+    if (it != activations_.end()) {
       free_.push_back(it->second);
       activations_.erase(it);
     }

@@ -77,6 +77,7 @@ struct Model {
   std::vector<FloatArray> packed;
   std::vector<FloatArray> activations;
   int64_t activation_batch = 0; // the batch the activation arena is sized for
+  int64_t batch_limit = 0;      // max_batch(*desc), fixed by the table
 
   void repack() {
     for (int32_t i = 0; i < desc->num_packs; ++i) {
@@ -126,6 +127,7 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
   if (!model)
     return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: out of memory", desc->name);
   model->desc = desc;
+  model->batch_limit = max_batch(*desc);
   for (int32_t i = 0; i < desc->num_params; ++i) {
     const ParamDesc &param = desc->params[i];
     model->params.push_back(allocate_floats(element_count(param)));
@@ -223,7 +225,7 @@ mixer_status infer(Model *model, const float *images, int64_t batch, float *logi
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: images is NULL", desc.name);
   if (!logits)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: logits is NULL", desc.name);
-  const int64_t limit = max_batch(desc);
+  const int64_t limit = model->batch_limit;
   if (batch <= 0 || batch > limit)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: batch is %lld (must be 1..%lld)",
                 desc.name, (long long)batch, (long long)limit);
