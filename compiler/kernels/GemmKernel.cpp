@@ -1,10 +1,12 @@
 // The GEMM kernel family: dense layers along channels (activations x packed weights), along tokens
 // (weights x activations, batched) and the patch embedding (im2col x packed weights), each with a
-// fused epilogue act(acc + bias) [+ residual]. The algorithm is one definition; the schedule is
+// fused epilogue (kernels/Epilogue.h) norm(act(acc + bias)) [+ residual]. The algorithm is one definition; the schedule is
 // the register-blocked template of PERFORMANCE.md driven by a GemmSchedule record.
 #include "kernels/Kernels.h"
 
-#include <cmath>
+#include <optional>
+
+#include "kernels/Epilogue.h"
 
 #include "schedule/GemmSchedule.h"
 
@@ -13,33 +15,22 @@ using namespace Halide;
 namespace mixerc {
 namespace {
 
-Expr applyActivation(Expr v, Activation activation) {
-  switch (activation) {
-  case Activation::None:
-    return v;
-  case Activation::GeluErf:
-    return 0.5f * v * (1.0f + erf(v * float(M_SQRT1_2)));
-  case Activation::GeluTanh:
-    return 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-  }
-  return v;
-}
-
 class GemmKernel {
 public:
   GemmKernel(const KernelSignature &sig, const Target &target)
-      : sig_(sig), schedule_(defaultGemmSchedule(sig, vectorMachine(target))) {}
+      : sig_(sig), target_(target), schedule_(defaultGemmSchedule(sig, vectorMachine(target))) {}
 
   BuiltKernel build() {
     defineAlgorithm();
     applySchedule();
+    epilogue_->schedule(target_);
     return {Pipeline(out_), arguments_};
   }
 
 private:
   bool batched() const { return sig_.op == KernelOp::DenseTokens; }
 
-  /// out(n, m[, b]) = act(sum_k A(k, m[, b]) * B(n, k[, b]) + bias) [+ residual]
+  /// out(n, m[, b]) = norm(act(sum_k A(k, m[, b]) * B(n, k[, b]) + bias)) [+ residual]
   void defineAlgorithm() {
     const int64_t n = sig_.n, k = sig_.k;
     Func a("a"), bmat("b");
@@ -97,7 +88,8 @@ private:
     }
     prod_(vars) = 0.0f;
     prod_(vars) += a(aArgs) * bmat(bArgs);
-    Expr value = applyActivation(prod_(vars) + biasValue, sig_.activation);
+    epilogue_.emplace(sig_, n, &arguments_);
+    Expr value = epilogue_->apply(prod_(vars) + biasValue, n_);
     if (sig_.residual) {
       ImageParam residual(Float(32), batched() ? 3 : 2, "residual");
       pinOutputLike(residual);
@@ -182,7 +174,9 @@ private:
   }
 
   KernelSignature sig_;
+  Target target_;
   GemmSchedule schedule_;
+  std::optional<Epilogue> epilogue_;
   Var n_{"n"}, m_{"m"}, b_{"b"}, kv_{"k"};
   Var no_{"no"}, ni_{"ni"}, nv_{"nv"}, nt_{"nt"}, mo_{"mo"}, mi_{"mi"}, mb_{"mb"}, task_{"task"};
   RDom r_{0, int(sig_.k), "r"};

@@ -20,6 +20,8 @@ BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &
   case KernelOp::DenseTokens:
   case KernelOp::PatchEmbed:
     return buildGemmKernel(signature, target);
+  case KernelOp::DepthwiseConv:
+    return buildDepthwiseKernel(signature, target);
   case KernelOp::LayerNorm:
     return buildLayerNormKernel(signature, target);
   case KernelOp::GlobalAvgPool:

@@ -21,6 +21,7 @@ BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &
 
 // The families (one file each).
 BuiltKernel buildGemmKernel(const KernelSignature &signature, const Halide::Target &target);
+BuiltKernel buildDepthwiseKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildLayerNormKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildPoolKernel(const KernelSignature &signature, const Halide::Target &target);
 

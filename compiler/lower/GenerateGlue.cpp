@@ -104,8 +104,10 @@ std::string generateGlue(const KernelPlan &plan) {
       count *= d;
     }
     numParameters += count;
-    out += fmt::format("  {{\"{}\", {}, {{{}}}, InitKind::{}, float({:.9g}), {}, {}}},\n", p.name,
-                       p.shape.size(), shape, initKindName(p.init), p.std, p.fan_in, p.fan_out);
+    out += fmt::format("  {{\"{}\", {}, {{{}}}, InitKind::{}, float({:.9g}), {}, {}, "
+                       "ElementType::{}}},\n",
+                       p.name, p.shape.size(), shape, initKindName(p.init), p.std, p.fan_in,
+                       p.fan_out, p.counter ? "I64" : "F32");
   }
   out += "};\n\nstatic const PackDesc kPacks[] = {\n";
   for (const PlanPack &p : plan.packs)

@@ -10,8 +10,16 @@ const char *activationName(Activation a) {
   case Activation::None: return "none";
   case Activation::GeluErf: return "gelu_erf";
   case Activation::GeluTanh: return "gelu_tanh";
+  case Activation::Relu: return "relu";
   }
   return "?";
+}
+
+/// "relu+bn1e-05+residual": the epilogue part of a key.
+std::string epilogueName(const KernelSignature &s) {
+  return fmt::format("{}{}{}", activationName(s.activation),
+                     s.norm ? fmt::format("+bn{:g}", s.norm_epsilon) : std::string(),
+                     s.residual ? "+residual" : "");
 }
 } // namespace
 
@@ -21,6 +29,7 @@ std::string KernelSignature::opName() const {
   case KernelOp::DenseChannels: return "dense_channels";
   case KernelOp::DenseTokens: return "dense_tokens";
   case KernelOp::PatchEmbed: return "patch_embed";
+  case KernelOp::DepthwiseConv: return "depthwise_conv";
   case KernelOp::GlobalAvgPool: return "global_avg_pool";
   }
   return "?";
@@ -33,12 +42,15 @@ std::string KernelSignature::key() const {
   case KernelOp::GlobalAvgPool:
     return fmt::format("global_avg_pool/c{}_s{}/f32", n, m);
   case KernelOp::PatchEmbed:
-    return fmt::format("patch_embed/img{}x{}x{}_p{}_n{}_panel{}/f32", image_channels,
-                       image_height, image_width, patch, n, panel);
+    return fmt::format("patch_embed/img{}x{}x{}_p{}_n{}_panel{}/{}/f32", image_channels,
+                       image_height, image_width, patch, n, panel, epilogueName(*this));
+  case KernelOp::DepthwiseConv:
+    return fmt::format("depthwise_conv/c{}_{}x{}_k{}/{}/f32", n, image_height, image_width,
+                       kernel_size, epilogueName(*this));
   case KernelOp::DenseTokens:
   case KernelOp::DenseChannels:
-    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}{}/f32", opName(), n, m, k, rows_per_image,
-                       panel, activationName(activation), residual ? "+residual" : "");
+    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}/f32", opName(), n, m, k, rows_per_image,
+                       panel, epilogueName(*this));
   }
   return "?";
 }

@@ -9,8 +9,15 @@
 
 namespace mixerc {
 
-enum class KernelOp { LayerNorm, DenseChannels, DenseTokens, PatchEmbed, GlobalAvgPool };
-enum class Activation { None, GeluErf, GeluTanh };
+enum class KernelOp {
+  LayerNorm,
+  DenseChannels,
+  DenseTokens,
+  PatchEmbed,
+  DepthwiseConv,
+  GlobalAvgPool
+};
+enum class Activation { None, GeluErf, GeluTanh, Relu };
 
 /// What identifies a compiled kernel: two ops with equal signatures share one kernel, and the
 /// tuning database keys its records by `key()`.
@@ -21,10 +28,15 @@ struct KernelSignature {
   int64_t n = 0, m = 0, k = 0;
   int64_t rows_per_image = 0;
   int64_t panel = 0; ///< width of the packed weight panels (DenseChannels, PatchEmbed)
+  // The epilogue of GEMM-like ops and DepthwiseConv: residual + norm(act(acc + bias)).
   Activation activation = Activation::None;
+  bool norm = false; ///< inference BatchNorm over the output channels (the innermost dimension)
+  double norm_epsilon = 0;
   bool residual = false;
   double epsilon = 0; ///< LayerNorm
-  int64_t image_channels = 0, image_height = 0, image_width = 0, patch = 0; ///< PatchEmbed
+  /// PatchEmbed: the image; DepthwiseConv: n is the channels, the grid image_height x image_width.
+  int64_t image_channels = 0, image_height = 0, image_width = 0, patch = 0;
+  int64_t kernel_size = 0; ///< DepthwiseConv
 
   std::string key() const;
   std::string opName() const;
@@ -56,6 +68,7 @@ struct PlanParam {
   std::string init;
   double std = 0;
   int64_t fan_in = 0, fan_out = 0;
+  bool counter = false; ///< an i64 counter (BatchNorm's num_batches_tracked), not f32 weights
 };
 
 struct PlanPack {

@@ -30,6 +30,8 @@ int64_t product(ArrayRef<int64_t> dims) {
 }
 
 std::pair<int64_t, int64_t> fans(ArrayRef<int64_t> shape) {
+  if (shape.empty()) // a scalar (a counter): no fans
+    return {1, 1};
   if (shape.size() == 1)
     return {shape[0], shape[0]};
   int64_t receptive = product(shape.drop_front(2));
@@ -67,6 +69,7 @@ public:
               .Case<mixer::PatchEmbedOp>([&](auto p) { return lowerPatchEmbed(p); })
               .Case<mixer::LayerNormOp>([&](auto p) { return lowerLayerNorm(p); })
               .Case<mixer::DenseOp>([&](auto p) { return lowerDense(p); })
+              .Case<mixer::DepthwiseConv2dOp>([&](auto p) { return lowerDepthwise(p); })
               .Case<mixer::GlobalAvgPoolOp>([&](auto p) { return lowerPool(p); })
               .Case<mixer::FlattenOp>([&](auto) { return success(); }) // a view: no kernel
               .Case<func::ReturnOp>([&](auto) { return success(); })
@@ -95,6 +98,7 @@ private:
     param.shape.assign(shape.begin(), shape.end());
     param.init = op.getInit().str();
     param.std = op.getStd() ? op.getStd()->convertToDouble() : 0.0;
+    param.counter = op.getResult().getType().getElementType().isInteger(64);
     std::tie(param.fan_in, param.fan_out) = fans(shape);
     if (op.getFanIn())
       param.fan_in = int64_t(*op.getFanIn());
@@ -177,12 +181,44 @@ private:
     return {kind, index, {{width, 1, false}, {perImage, width, true}}};
   }
 
-  /// A [batch, a, b] tensor viewed as 3-D (b, a, batch).
+  /// A [batch, a..., b] tensor viewed as 3-D (b, product(a...), batch).
   KernelArg cube(Value v) {
     auto shape = shapeOf(v);
+    int64_t inner = shape.back(), middle = product(shape.drop_front().drop_back());
     auto [kind, index] = slotOf(v);
-    return {kind, index,
-            {{shape[2], 1, false}, {shape[1], shape[2], false}, {1, shape[1] * shape[2], true}}};
+    return {kind, index, {{inner, 1, false}, {middle, inner, false}, {1, middle * inner, true}}};
+  }
+
+  /// A [batch, h, w, c] tensor viewed as 4-D (c, w, h, batch).
+  KernelArg grid(Value v) {
+    auto shape = shapeOf(v);
+    auto [kind, index] = slotOf(v);
+    return {kind,
+            index,
+            {{shape[3], 1, false},
+             {shape[2], shape[3], false},
+             {shape[1], shape[2] * shape[3], false},
+             {1, shape[1] * shape[2] * shape[3], true}}};
+  }
+
+  /// Fills the signature's epilogue from the op and appends its arguments after the op's own:
+  /// the BatchNorm vectors (gamma, beta, mean, variance), then the residual in `view`'s layout.
+  void addEpilogue(mixer::EpilogueOp op, KernelSignature *sig, std::vector<KernelArg> *args,
+                   KernelArg (Lowering::*view)(Value)) {
+    StringRef act = op.getActivation();
+    sig->activation = act == "gelu_erf"    ? Activation::GeluErf
+                      : act == "gelu_tanh" ? Activation::GeluTanh
+                      : act == "relu"      ? Activation::Relu
+                                           : Activation::None;
+    sig->norm = !op.getNorm().empty();
+    if (sig->norm) {
+      sig->norm_epsilon = op.getNormEpsilon().convertToDouble();
+      for (Value v : op.getNorm())
+        args->push_back(vectorParam(v));
+    }
+    sig->residual = bool(op.getResidual());
+    if (sig->residual)
+      args->push_back((this->*view)(op.getResidual()));
   }
 
   // --- ops ------------------------------------------------------------------------------
@@ -212,7 +248,7 @@ private:
     sig.op = KernelOp::PatchEmbed;
     sig.n = weight[0];
     sig.k = product(weight.drop_front());
-    sig.rows_per_image = shapeOf(op.getResult())[1];
+    sig.rows_per_image = product(shapeOf(op.getResult()).drop_front().drop_back()); // patches
     sig.panel = gemmPanelWidth(sig.n, machine_);
     sig.image_channels = image[1];
     sig.image_height = image[2];
@@ -226,9 +262,29 @@ private:
                         {image[2], image[3], false},
                         {image[1], image[2] * image[3], false},
                         {1, image[1] * image[2] * image[3], true}}};
-    return addStep(op, sig,
-                   {imageArg, packed(op.getWeight(), sig.panel), vectorParam(op.getBias()),
-                    rows(op.getResult())});
+    std::vector<KernelArg> args{imageArg, packed(op.getWeight(), sig.panel),
+                                vectorParam(op.getBias())};
+    addEpilogue(op, &sig, &args, &Lowering::rows);
+    args.push_back(rows(op.getResult()));
+    return addStep(op, sig, std::move(args));
+  }
+
+  LogicalResult lowerDepthwise(mixer::DepthwiseConv2dOp op) {
+    auto input = shapeOf(op.getInput()), weight = shapeOf(op.getWeight());
+    KernelSignature sig;
+    sig.op = KernelOp::DepthwiseConv;
+    sig.n = input[3];
+    sig.image_height = input[1];
+    sig.image_width = input[2];
+    sig.kernel_size = weight[2];
+    allocate(op.getResult());
+    // One panel as wide as the channels turns [C][1][k][k] into taps x channels, the layout
+    // whose rows are channel vectors.
+    std::vector<KernelArg> args{grid(op.getInput()), packed(op.getWeight(), sig.n),
+                                vectorParam(op.getBias())};
+    addEpilogue(op, &sig, &args, &Lowering::grid);
+    args.push_back(grid(op.getResult()));
+    return addStep(op, sig, std::move(args));
   }
 
   LogicalResult lowerLayerNorm(mixer::LayerNormOp op) {
@@ -246,10 +302,6 @@ private:
     auto input = shapeOf(op.getInput()), weight = shapeOf(op.getWeight());
     int64_t rank = int64_t(input.size()), dim = op.getDim();
     KernelSignature sig;
-    sig.activation = op.getActivation() == "gelu_erf"    ? Activation::GeluErf
-                     : op.getActivation() == "gelu_tanh" ? Activation::GeluTanh
-                                                         : Activation::None;
-    sig.residual = bool(op.getResidual());
     allocate(op.getResult());
     std::vector<KernelArg> args;
     if (dim == rank - 1) { // channel mixing: rows x K times packed K x N
@@ -259,8 +311,7 @@ private:
       sig.rows_per_image = product(input.drop_front().drop_back());
       sig.panel = gemmPanelWidth(sig.n, machine_);
       args = {rows(op.getInput()), packed(op.getWeight(), sig.panel), vectorParam(op.getBias())};
-      if (sig.residual)
-        args.push_back(rows(op.getResidual()));
+      addEpilogue(op, &sig, &args, &Lowering::rows);
       args.push_back(rows(op.getResult()));
     } else if (dim == 1 && rank == 3) { // token mixing: W[M][K] times x[b] (K x C)
       sig.op = KernelOp::DenseTokens;
@@ -270,8 +321,7 @@ private:
       KernelArg w{SlotKind::Param, paramIndex(op.getWeight()),
                   {{weight[1], 1, false}, {weight[0], weight[1], false}}};
       args = {w, cube(op.getInput()), vectorParam(op.getBias())};
-      if (sig.residual)
-        args.push_back(cube(op.getResidual()));
+      addEpilogue(op, &sig, &args, &Lowering::cube);
       args.push_back(cube(op.getResult()));
     } else {
       return op.emitOpError() << "dense along dim " << dim << " of a rank-" << rank
@@ -282,12 +332,10 @@ private:
 
   LogicalResult lowerPool(mixer::GlobalAvgPoolOp op) {
     auto input = shapeOf(op.getInput());
-    if (input.size() != 3 || op.getDim() != 1)
-      return op.emitOpError() << "only pooling over dim 1 of a rank-3 tensor has a kernel";
     KernelSignature sig;
     sig.op = KernelOp::GlobalAvgPool;
-    sig.n = input[2];
-    sig.m = input[1];
+    sig.n = input.back();
+    sig.m = product(input.drop_front().drop_back());
     allocate(op.getResult());
     return addStep(op, sig, {cube(op.getInput()), rows(op.getResult())});
   }

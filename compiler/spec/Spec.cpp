@@ -1,6 +1,7 @@
 // TOML spec parsing and validation (see Spec.h).
 #include "spec/Spec.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -96,8 +97,7 @@ public:
     else if (family == "bmlp")
       spec->family = Family::Bmlp;
     else if (family == "conv_mixer")
-      error(familyNode, "family",
-            fmt::format("'{}' is a Mixer family this mixerc does not compile yet", family));
+      spec->family = Family::ConvMixer;
     else
       error(familyNode, "family",
             fmt::format("unknown family '{}' (expected mlp_mixer, conv_mixer or bmlp)", family));
@@ -105,10 +105,11 @@ public:
     const toml::node &modelNode = require(root, "", "model");
     if (!modelNode.is_table())
       error(modelNode, "model", "expected a table [model]");
-    if (spec->family == Family::Bmlp)
-      readBmlp(*modelNode.as_table(), spec);
-    else
-      readMlpMixer(*modelNode.as_table(), spec);
+    switch (spec->family) {
+    case Family::MlpMixer: readMlpMixer(*modelNode.as_table(), spec); break;
+    case Family::ConvMixer: readConvMixer(*modelNode.as_table(), spec); break;
+    case Family::Bmlp: readBmlp(*modelNode.as_table(), spec); break;
+    }
     if (double(spec->parameter_count()) > kMaxParameters)
       error(modelNode, "model",
             fmt::format("{} parameters is absurdly many (limit {:.0e})", spec->parameter_count(),
@@ -162,14 +163,52 @@ public:
     spec->channel_mlp = positive(require(model, p, "channel_mlp"), p + "channel_mlp", kMaxWidth);
     spec->classes = positive(require(model, p, "classes"), p + "classes", kMaxClasses);
     readGelu(model, spec);
+    checkPatchGrid(patchNode, spec);
+  }
 
+  void checkPatchGrid(const toml::node &patchNode, const ModelSpec *spec) const {
+    const std::string key = "model.patch";
     if (spec->image_height % spec->patch || spec->image_width % spec->patch)
-      error(patchNode, p + "patch",
+      error(patchNode, key,
             fmt::format("image size {}x{} is not divisible by patch {}", spec->image_height,
                         spec->image_width, spec->patch));
     if (spec->tokens() > kMaxTokens)
-      error(patchNode, p + "patch",
+      error(patchNode, key,
             fmt::format("{} tokens is absurdly many (limit {})", spec->tokens(), kMaxTokens));
+  }
+
+  /// ConvMixer-h/d (Trockman & Kolter): a p x p stride-p stem, d blocks of a residual depthwise
+  /// k x k 'same' convolution and a pointwise one, each followed by the activation and BatchNorm.
+  void readConvMixer(const toml::table &model, ModelSpec *spec) const {
+    const std::string p = "model.";
+    onlyKeys(model, p,
+             {"image_size", "channels", "hidden", "depth", "kernel", "patch", "activation",
+              "classes"});
+    readImageSize(require(model, p, "image_size"), spec);
+    spec->channels = positive(require(model, p, "channels"), p + "channels", kMaxChannels);
+    spec->hidden = positive(require(model, p, "hidden"), p + "hidden", kMaxWidth);
+    spec->depth = positive(require(model, p, "depth"), p + "depth", kMaxDepth);
+    const toml::node &kernelNode = require(model, p, "kernel");
+    spec->kernel = positive(kernelNode, p + "kernel", kMaxImageSide);
+    const toml::node &patchNode = require(model, p, "patch");
+    spec->patch = positive(patchNode, p + "patch", kMaxImageSide);
+    spec->classes = positive(require(model, p, "classes"), p + "classes", kMaxClasses);
+    if (const toml::node *act = model.get("activation")) {
+      std::string name = string(*act, p + "activation");
+      if (name == "gelu")
+        spec->activation = ConvActivation::Gelu;
+      else if (name == "relu")
+        spec->activation = ConvActivation::Relu;
+      else
+        error(*act, p + "activation",
+              fmt::format("unknown activation '{}' (expected gelu or relu)", name));
+    }
+    checkPatchGrid(patchNode, spec);
+    const int64_t gridSide = std::max(spec->image_height, spec->image_width) / spec->patch;
+    if (spec->kernel > 2 * gridSide + 1)
+      error(kernelNode, p + "kernel",
+            fmt::format("kernel {} is wider than twice the {}x{} patch grid", spec->kernel,
+                        spec->image_height / spec->patch, spec->image_width / spec->patch));
   }
 
   /// B-MLP ("Scaling MLPs"): the flattened image, `width` wide, `depth` inverted bottlenecks.
@@ -253,6 +292,9 @@ const char *familyName(Family family) {
 
 double ModelSpec::forward_flops_per_image() const {
   const double s = double(tokens()), c = double(hidden);
+  if (family == Family::ConvMixer)
+    return 2.0 * (s * double(patch_features()) * c +
+                  double(depth) * s * c * (double(kernel * kernel) + c) + c * double(classes));
   if (family == Family::Bmlp)
     return 2.0 * (double(image_features()) * c + double(depth) * 2.0 * c * double(channel_mlp) +
                   c * double(classes));
@@ -266,6 +308,13 @@ double ModelSpec::forward_flops_per_image() const {
 int64_t ModelSpec::parameter_count() const {
   const double s = double(tokens()), c = double(hidden);
   double n;
+  if (family == Family::ConvMixer) {
+    // Trainable parameters, as timm counts them (BatchNorm's running statistics are buffers):
+    // stem conv + BN; per block depthwise conv + BN, pointwise conv + BN.
+    n = double(patch_features()) * c + c + 2 * c;
+    n += double(depth) * (c * double(kernel * kernel) + c + 2 * c + c * c + c + 2 * c);
+    return int64_t(std::min(9e18, n + c * double(classes) + double(classes)));
+  }
   if (family == Family::Bmlp) {
     n = double(image_features()) * c + c;
     n += double(depth) * (2 * c + 2 * c * double(channel_mlp) + double(channel_mlp) + c);

@@ -14,6 +14,8 @@ namespace mixerc {
 
 enum class Family { MlpMixer, ConvMixer, Bmlp };
 enum class GeluApproximation { Erf, Tanh };
+/// The activation of a conv_mixer (timm's convmixer_768_32 uses ReLU, the others GELU).
+enum class ConvActivation { Gelu, Relu };
 
 struct ModelSpec {
   std::string path; ///< where it was read from, for messages
@@ -22,21 +24,24 @@ struct ModelSpec {
 
   // [model]
   int64_t image_height = 0, image_width = 0, channels = 0;
-  int64_t patch = 0;  ///< mlp_mixer only
+  int64_t patch = 0;  ///< mlp_mixer and conv_mixer
+  int64_t kernel = 0; ///< conv_mixer: the depthwise kernel size
   int64_t depth = 0;
-  int64_t hidden = 0; ///< C of mlp_mixer; the width W of bmlp
+  int64_t hidden = 0; ///< C of mlp_mixer; the width W of bmlp; h of conv_mixer
   int64_t token_mlp = 0;   ///< D_S (mlp_mixer)
   int64_t channel_mlp = 0; ///< D_C (mlp_mixer); W x expansion (bmlp)
   int64_t classes = 0;
   GeluApproximation gelu = GeluApproximation::Erf;
+  ConvActivation activation = ConvActivation::Gelu;
   double layer_norm_epsilon = 1e-6;
+  double batch_norm_epsilon = 1e-5; ///< conv_mixer: nn.BatchNorm2d's default
 
   // [build]
   std::vector<std::string> targets{"host"};
   bool training = false;
   std::string precision = "f32";
 
-  /// Patches of an mlp_mixer; 1 for bmlp, whose one token is the flattened image.
+  /// Patches of an mlp_mixer or conv_mixer; 1 for bmlp, whose one token is the flattened image.
   int64_t tokens() const {
     return patch ? (image_height / patch) * (image_width / patch) : 1;
   }

@@ -1,4 +1,7 @@
-// mixer-fuse-elementwise: fold GELU and residual adds into the dense layer that feeds them.
+// mixer-fuse-elementwise: fold activations, inference BatchNorms and residual adds into the op that
+// produces their input (any EpilogueOpInterface op: dense, patch_embed, depthwise_conv2d). The
+// epilogue order is fixed, residual + norm(act(linear)), so each pattern only fires when the parts
+// after it are still empty: folding never reorders the computation.
 #include "mixer/MixerOps.h"
 #include "mixer/MixerPasses.h"
 
@@ -14,51 +17,92 @@ using namespace mlir;
 
 namespace {
 
-/// gelu(dense(x)) -> dense(x) {activation = gelu_*}
-struct FuseGeluIntoDense : OpRewritePattern<mixer::GeluOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(mixer::GeluOp gelu, PatternRewriter &rewriter) const override {
-    auto dense = gelu.getInput().getDefiningOp<mixer::DenseOp>();
-    if (!dense)
-      return rewriter.notifyMatchFailure(gelu, "input is not produced by a dense op");
-    if (!dense->hasOneUse())
-      return rewriter.notifyMatchFailure(gelu, "the dense result has other uses");
-    if (dense.getActivation() != "none" || dense.getResidual())
-      return rewriter.notifyMatchFailure(gelu, "the dense op already has an epilogue");
-    rewriter.modifyOpInPlace(dense, [&] {
-      dense.setActivation(gelu.getApproximation() == "tanh" ? "gelu_tanh" : "gelu_erf");
-    });
-    rewriter.replaceOp(gelu, dense.getResult());
+/// The epilogue op producing `v` if `v` is its only use, or null with the reason in `why`.
+mixer::EpilogueOp soleProducer(Value v, const char **why) {
+  auto producer = v.getDefiningOp<mixer::EpilogueOp>();
+  if (!producer) {
+    *why = "input is not produced by an op with an epilogue";
+    return {};
+  }
+  if (!producer->hasOneUse()) {
+    *why = "the producer's result has other uses";
+    return {};
+  }
+  return producer;
+}
+
+/// act(producer(x)) -> producer(x) {activation = act}
+template <typename ActivationOp>
+struct FuseActivation : OpRewritePattern<ActivationOp> {
+  using OpRewritePattern<ActivationOp>::OpRewritePattern;
+
+  static StringRef fusedName(mixer::GeluOp gelu) {
+    return gelu.getApproximation() == "tanh" ? "gelu_tanh" : "gelu_erf";
+  }
+  static StringRef fusedName(mixer::ReluOp) { return "relu"; }
+
+  LogicalResult matchAndRewrite(ActivationOp act, PatternRewriter &rewriter) const override {
+    const char *why = nullptr;
+    mixer::EpilogueOp producer = soleProducer(act.getInput(), &why);
+    if (!producer)
+      return rewriter.notifyMatchFailure(act, why);
+    if (producer.getActivation() != "none" || !producer.getNorm().empty() ||
+        producer.getResidual())
+      return rewriter.notifyMatchFailure(act, "the producer's epilogue is already past this step");
+    rewriter.modifyOpInPlace(producer, [&] { producer.setActivation(fusedName(act)); });
+    rewriter.replaceOp(act, producer->getResult(0));
     return success();
   }
 };
 
-/// add(dense(x), r) or add(r, dense(x)) -> dense(x) residual r
-struct FuseResidualIntoDense : OpRewritePattern<mixer::AddOp> {
+/// batch_norm(producer(x)) -> producer(x) norm(gamma, beta, mean, variance)
+struct FuseBatchNorm : OpRewritePattern<mixer::BatchNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(mixer::BatchNormOp norm, PatternRewriter &rewriter) const override {
+    const char *why = nullptr;
+    mixer::EpilogueOp producer = soleProducer(norm.getInput(), &why);
+    if (!producer)
+      return rewriter.notifyMatchFailure(norm, why);
+    if (!producer.getNorm().empty() || producer.getResidual())
+      return rewriter.notifyMatchFailure(norm, "the producer's epilogue is already past this step");
+    rewriter.modifyOpInPlace(producer, [&] {
+      producer.getNormMutable().assign(
+          ValueRange{norm.getGamma(), norm.getBeta(), norm.getMean(), norm.getVariance()});
+      producer.setNormEpsilon(norm.getEpsilon());
+    });
+    // The statistics may be defined after the producer; the norm op's position dominates them.
+    rewriter.moveOpBefore(producer, norm);
+    rewriter.replaceOp(norm, producer->getResult(0));
+    return success();
+  }
+};
+
+/// add(producer(x), r) or add(r, producer(x)) -> producer(x) residual r
+struct FuseResidual : OpRewritePattern<mixer::AddOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(mixer::AddOp add, PatternRewriter &rewriter) const override {
     for (auto [mine, other] : {std::pair{add.getLhs(), add.getRhs()},
                                std::pair{add.getRhs(), add.getLhs()}}) {
-      auto dense = mine.getDefiningOp<mixer::DenseOp>();
-      if (!dense || !dense->hasOneUse() || dense.getResidual())
+      const char *why = nullptr;
+      mixer::EpilogueOp producer = soleProducer(mine, &why);
+      if (!producer || producer.getResidual() || producer->getResult(0).getType() != other.getType())
         continue;
-      if (dense.getType() != other.getType())
-        continue;
-      rewriter.modifyOpInPlace(dense, [&] { dense.getResidualMutable().assign(other); });
-      // The residual may be defined after the dense op only if it is the add's own operand,
-      // which dominates the add; move the dense op down to the add to keep dominance.
-      rewriter.moveOpBefore(dense, add);
-      rewriter.replaceOp(add, dense.getResult());
+      rewriter.modifyOpInPlace(producer, [&] { producer.getResidualMutable().assign(other); });
+      // The residual may be defined after the producer only if it is the add's own operand,
+      // which dominates the add; move the producer down to the add to keep dominance.
+      rewriter.moveOpBefore(producer, add);
+      rewriter.replaceOp(add, producer->getResult(0));
       return success();
     }
-    return rewriter.notifyMatchFailure(add, "no operand is a single-use dense op without residual");
+    return rewriter.notifyMatchFailure(add, "no operand is a single-use producer without residual");
   }
 };
 
 struct FuseElementwisePass : mixer::impl::MixerFuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseGeluIntoDense, FuseResidualIntoDense>(&getContext());
+    patterns.add<FuseActivation<mixer::GeluOp>, FuseActivation<mixer::ReluOp>, FuseBatchNorm,
+                 FuseResidual>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -78,6 +78,41 @@ LogicalResult mixer::ParamOp::verify() {
     return emitOpError() << "parameter name must not be empty";
   if (getFanIn() && *getFanIn() <= 0)
     return emitOpError() << "fan_in must be positive, got " << *getFanIn();
+  if (getResult().getType().getElementType().isInteger(64) && getInit() != "zeros")
+    return emitOpError() << "an i64 parameter (a counter) must be initialised with zeros, not '"
+                         << getInit() << "'";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The fused epilogue shared by dense, patch_embed and depthwise_conv2d
+//===----------------------------------------------------------------------===//
+
+/// Checks activation, BatchNorm operands and residual against the op's implied result `shape`.
+static LogicalResult checkEpilogue(Operation *op, ArrayRef<int64_t> shape) {
+  auto epilogue = cast<mixer::EpilogueOp>(op);
+  static constexpr StringLiteral kActivations[] = {"none", "gelu_erf", "gelu_tanh", "relu"};
+  StringRef act = epilogue.getActivation();
+  if (!llvm::is_contained(kActivations, act))
+    return op->emitOpError() << "unknown activation '" << act
+                             << "' (expected none, gelu_erf, gelu_tanh or relu)";
+  auto norm = epilogue.getNorm();
+  if (!norm.empty()) {
+    if (norm.size() != 4)
+      return op->emitOpError() << "norm takes gamma, beta, mean and variance, got " << norm.size()
+                               << " operands";
+    static constexpr StringLiteral kNames[] = {"norm gamma", "norm beta", "norm mean",
+                                               "norm variance"};
+    for (auto [value, name] : llvm::zip(norm, kNames))
+      if (failed(checkVector(op, value, shape.back(), name)))
+        return failure();
+    if (!(epilogue.getNormEpsilon().convertToDouble() > 0.0))
+      return op->emitOpError() << "norm_epsilon must be positive";
+  }
+  if (Value residual = epilogue.getResidual())
+    if (auto type = rankedOrNull(residual); type && type.getShape() != shape)
+      return op->emitOpError() << "residual has shape " << shapeString(type.getShape())
+                               << " but the result is " << shapeString(shape);
   return success();
 }
 
@@ -104,7 +139,52 @@ static LogicalResult impliedShape(mixer::PatchEmbedOp op, SmallVectorImpl<int64_
                             << " is not divisible by the patch size " << patch;
   if (failed(checkVector(op, op.getBias(), weight.getDimSize(0), "bias")))
     return failure();
-  shape.assign({image.getDimSize(0), (height / patch) * (width / patch), weight.getDimSize(0)});
+  if (op.getGrid())
+    shape.assign({image.getDimSize(0), height / patch, width / patch, weight.getDimSize(0)});
+  else
+    shape.assign({image.getDimSize(0), (height / patch) * (width / patch), weight.getDimSize(0)});
+  return checkEpilogue(op, shape);
+}
+
+//===----------------------------------------------------------------------===//
+// DepthwiseConv2dOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult impliedShape(mixer::DepthwiseConv2dOp op, SmallVectorImpl<int64_t> &shape) {
+  auto input = rankedOrNull(op.getInput());
+  auto weight = rankedOrNull(op.getWeight());
+  if (input.getRank() != 4)
+    return op.emitOpError() << "input must be NxHxWxC (channels last), got "
+                            << shapeString(input.getShape());
+  int64_t channels = input.getDimSize(3);
+  if (weight.getRank() != 4 || weight.getDimSize(1) != 1 ||
+      weight.getDimSize(2) != weight.getDimSize(3))
+    return op.emitOpError() << "weight must be [channels, 1, k, k], got "
+                            << shapeString(weight.getShape());
+  if (weight.getDimSize(0) != channels)
+    return op.emitOpError() << "weight has " << weight.getDimSize(0)
+                            << " filters but the input has " << channels << " channels";
+  if (failed(checkVector(op, op.getBias(), channels, "bias")))
+    return failure();
+  shape.assign(input.getShape().begin(), input.getShape().end());
+  return checkEpilogue(op, shape);
+}
+
+//===----------------------------------------------------------------------===//
+// BatchNormOp
+//===----------------------------------------------------------------------===//
+
+static LogicalResult impliedShape(mixer::BatchNormOp op, SmallVectorImpl<int64_t> &shape) {
+  auto input = rankedOrNull(op.getInput());
+  int64_t channels = input.getShape().back();
+  if (failed(checkVector(op, op.getGamma(), channels, "gamma")) ||
+      failed(checkVector(op, op.getBeta(), channels, "beta")) ||
+      failed(checkVector(op, op.getMean(), channels, "mean")) ||
+      failed(checkVector(op, op.getVariance(), channels, "variance")))
+    return failure();
+  if (!(op.getEpsilon().convertToDouble() > 0.0))
+    return op.emitOpError() << "epsilon must be positive";
+  shape.assign(input.getShape().begin(), input.getShape().end());
   return success();
 }
 
@@ -135,30 +215,32 @@ static LogicalResult impliedShape(mixer::DenseOp op, SmallVectorImpl<int64_t> &s
   if (input.getRank() < 2 || dim < 1 || dim >= input.getRank())
     return op.emitOpError() << "dim " << dim << " is not a non-batch dimension of the "
                             << shapeString(input.getShape()) << " input";
-  if (weight.getRank() != 2)
-    return op.emitOpError() << "weight must be [out, in], got " << shapeString(weight.getShape());
+  // A 1x1 convolution's [out, in, 1, 1] weight is a dense weight along the channels (last) dim.
+  bool pointwise = weight.getRank() == 4 && weight.getDimSize(2) == 1 &&
+                   weight.getDimSize(3) == 1 && dim == input.getRank() - 1;
+  if (weight.getRank() != 2 && !pointwise)
+    return op.emitOpError() << "weight must be [out, in] (or [out, in, 1, 1] along the last dim), "
+                            << "got " << shapeString(weight.getShape());
   if (weight.getDimSize(1) != input.getDimSize(dim))
     return op.emitOpError() << "weight expects " << weight.getDimSize(1)
                             << " inputs but the input has " << input.getDimSize(dim)
                             << " along dim " << dim;
   if (failed(checkVector(op, op.getBias(), weight.getDimSize(0), "bias")))
     return failure();
-  StringRef act = op.getActivation();
-  if (act != "none" && act != "gelu_erf" && act != "gelu_tanh")
-    return op.emitOpError() << "unknown activation '" << act
-                            << "' (expected none, gelu_erf or gelu_tanh)";
   shape.assign(input.getShape().begin(), input.getShape().end());
   shape[dim] = weight.getDimSize(0);
-  if (Value residual = op.getResidual())
-    if (auto type = rankedOrNull(residual); type && type.getShape() != ArrayRef<int64_t>(shape))
-      return op.emitOpError() << "residual has shape " << shapeString(type.getShape())
-                              << " but the dense result is " << shapeString(shape);
-  return success();
+  return checkEpilogue(op, shape);
 }
 
 //===----------------------------------------------------------------------===//
-// GeluOp, AddOp
+// GeluOp, ReluOp, AddOp
 //===----------------------------------------------------------------------===//
+
+static LogicalResult impliedShape(mixer::ReluOp op, SmallVectorImpl<int64_t> &shape) {
+  auto input = rankedOrNull(op.getInput());
+  shape.assign(input.getShape().begin(), input.getShape().end());
+  return success();
+}
 
 static LogicalResult impliedShape(mixer::GeluOp op, SmallVectorImpl<int64_t> &shape) {
   if (op.getApproximation() != "erf" && op.getApproximation() != "tanh")
@@ -206,12 +288,10 @@ static LogicalResult impliedShape(mixer::FlattenOp op, SmallVectorImpl<int64_t> 
 
 static LogicalResult impliedShape(mixer::GlobalAvgPoolOp op, SmallVectorImpl<int64_t> &shape) {
   auto input = rankedOrNull(op.getInput());
-  int64_t dim = op.getDim();
-  if (dim < 1 || dim >= input.getRank())
-    return op.emitOpError() << "dim " << dim << " is not a non-batch dimension of the "
-                            << shapeString(input.getShape()) << " input";
-  shape.assign(input.getShape().begin(), input.getShape().end());
-  shape.erase(shape.begin() + dim);
+  if (input.getRank() < 3)
+    return op.emitOpError() << "needs [batch, ..., channels] with at least one dimension to pool, "
+                            << "got " << shapeString(input.getShape());
+  shape.assign({input.getDimSize(0), input.getShape().back()});
   return success();
 }
 
@@ -248,7 +328,10 @@ template <typename OpT> LogicalResult inferShaped(OpT op) {
 MIXER_SHAPED_OP(PatchEmbedOp)
 MIXER_SHAPED_OP(LayerNormOp)
 MIXER_SHAPED_OP(DenseOp)
+MIXER_SHAPED_OP(DepthwiseConv2dOp)
+MIXER_SHAPED_OP(BatchNormOp)
 MIXER_SHAPED_OP(GeluOp)
+MIXER_SHAPED_OP(ReluOp)
 MIXER_SHAPED_OP(AddOp)
 MIXER_SHAPED_OP(FlattenOp)
 MIXER_SHAPED_OP(GlobalAvgPoolOp)

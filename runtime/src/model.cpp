@@ -48,6 +48,15 @@ FloatArray allocate_floats(int64_t count) {
   return FloatArray(static_cast<float *>(std::aligned_alloc(64, bytes)));
 }
 
+/// Storage of a parameter in floats' worth: an i64 counter takes two per element.
+int64_t storage_floats(const ParamDesc &param) {
+  return element_count(param) * (param.element == ElementType::I64 ? 2 : 1);
+}
+
+const char *dtype_name(const ParamDesc &param) {
+  return param.element == ElementType::I64 ? "I64" : "F32";
+}
+
 int64_t packed_count(const ParamDesc &param, int32_t panel) {
   int64_t rows = param.shape[0], per_row = element_count(param) / std::max<int64_t>(rows, 1);
   return (rows + panel - 1) / panel * panel * per_row;
@@ -130,11 +139,14 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
   model->batch_limit = max_batch(*desc);
   for (int32_t i = 0; i < desc->num_params; ++i) {
     const ParamDesc &param = desc->params[i];
-    model->params.push_back(allocate_floats(element_count(param)));
+    model->params.push_back(allocate_floats(storage_floats(param)));
     if (!model->params.back())
       return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: no memory for %s", desc->name,
                   param.name);
-    initialise_param(param, opts->seed, i, model->params.back().get());
+    if (param.element == ElementType::I64) // counters start at zero
+      std::memset(model->params.back().get(), 0, size_t(storage_floats(param)) * sizeof(float));
+    else
+      initialise_param(param, opts->seed, i, model->params.back().get());
   }
   for (int32_t i = 0; i < desc->num_packs; ++i) {
     const PackDesc &pack = desc->packs[i];
@@ -169,9 +181,9 @@ mixer_status load_weights(Model *model, const char *path) {
     const TensorView *t = file.find(param.name);
     if (!t)
       return fail(MIXER_ERROR_SHAPE, "%s: missing tensor '%s'", path, param.name);
-    if (t->dtype != "F32")
-      return fail(MIXER_ERROR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32", path,
-                  param.name, t->dtype.c_str());
+    if (t->dtype != dtype_name(param))
+      return fail(MIXER_ERROR_SHAPE, "%s: tensor '%s' has dtype %s, expected %s", path,
+                  param.name, t->dtype.c_str(), dtype_name(param));
     bool same = int32_t(t->shape.size()) == param.rank;
     for (int d = 0; same && d < param.rank; ++d)
       same = t->shape[size_t(d)] == param.shape[d];
@@ -210,7 +222,7 @@ mixer_status save_weights(const Model *model, const char *path) {
   std::vector<TensorToWrite> tensors;
   for (int32_t i = 0; i < desc.num_params; ++i) {
     const ParamDesc &param = desc.params[i];
-    tensors.push_back({param.name, "F32",
+    tensors.push_back({param.name, dtype_name(param),
                        std::vector<int64_t>(param.shape, param.shape + param.rank),
                        model->params[size_t(i)].get()});
   }

@@ -1,5 +1,5 @@
-"""Independent PyTorch implementations of MLP-Mixer (timm's parameter names) and B-MLP (the
-"Scaling MLPs" architecture, with the names of specs/README.md), plus the small
+"""Independent PyTorch implementations of MLP-Mixer and ConvMixer (timm's parameter names) and
+B-MLP (the "Scaling MLPs" architecture, with the names of specs/README.md), plus the small
 pieces the numerics tests share: a safetensors writer/reader written from the format's spec, and a
 ctypes binding of a mixerc-generated library. Runs on Debian's python3-torch (CPU)."""
 import ctypes
@@ -99,9 +99,42 @@ class Bmlp(nn.Module):
         return self.head(self.norm(self.blocks(self.stem(x.flatten(1)))))
 
 
+class Residual(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x) + x
+
+
+class ConvMixer(nn.Module):
+    """ConvMixer-h/d (Trockman & Kolter) as timm's convmixer.py builds it, so the state_dict keys
+    (stem.0.weight, blocks.0.0.fn.2.running_mean, ...) are timm's. NCHW, as PyTorch runs it."""
+
+    def __init__(self, m):
+        super().__init__()
+        h, w = m["image_size"] if isinstance(m["image_size"], list) else [m["image_size"]] * 2
+        dim, k, p = m["hidden"], m["kernel"], m["patch"]
+        act = {"gelu": nn.GELU, "relu": nn.ReLU}[m.get("activation", "gelu")]
+        self.stem = nn.Sequential(nn.Conv2d(m["channels"], dim, p, stride=p), act(),
+                                  nn.BatchNorm2d(dim))
+        self.blocks = nn.Sequential(*[nn.Sequential(
+            Residual(nn.Sequential(nn.Conv2d(dim, dim, k, groups=dim, padding="same"), act(),
+                                   nn.BatchNorm2d(dim))),
+            nn.Conv2d(dim, dim, 1), act(), nn.BatchNorm2d(dim)) for _ in range(m["depth"])])
+        self.head = nn.Linear(dim, m["classes"])
+        self.image_shape = (m["channels"], h, w)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.head(x.mean(dim=(2, 3)))
+
+
 def build_model(spec):
     """The reference network of a parsed spec, by family."""
-    return {"mlp_mixer": MlpMixer, "bmlp": Bmlp}[spec["family"]](spec["model"])
+    families = {"mlp_mixer": MlpMixer, "bmlp": Bmlp, "conv_mixer": ConvMixer}
+    return families[spec["family"]](spec["model"])
 
 
 def load_spec(path):
@@ -110,7 +143,8 @@ def load_spec(path):
 
 
 def randomise(model, seed):
-    """Non-trivial weights everywhere (timm's init zeroes the head and biases)."""
+    """Non-trivial weights everywhere (timm's init zeroes the head and biases), and BatchNorm
+    running statistics away from 0 and 1, so every part of the normalisation is exercised."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -119,14 +153,25 @@ def randomise(model, seed):
             p.copy_(torch.randn(p.shape, generator=g) * scale)
             if "norm" in name and name.endswith(".weight"):
                 p.add_(1.0)
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.weight.add_(1.0)
+                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=g) * 0.3)
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=g) * 1.5 + 0.25)
+                module.num_batches_tracked.fill_(12345)
+
+
+DTYPES = {"F32": np.float32, "I64": np.int64}
 
 
 def write_safetensors(path, tensors):
-    """tensors: dict name -> float32 numpy array; written per the safetensors format spec."""
+    """tensors: dict name -> numpy array (int64 stays I64, the rest is written as F32); written per
+    the safetensors format spec."""
     header, blobs, offset = {}, [], 0
     for name, a in tensors.items():
-        data = np.ascontiguousarray(a, dtype=np.float32).tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape),
+        dtype = "I64" if a.dtype == np.int64 else "F32"
+        data = np.ascontiguousarray(a, dtype=DTYPES[dtype]).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape),
                         "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
@@ -148,8 +193,8 @@ def read_safetensors(path):
     out = {}
     for name, e in header.items():
         b, end = e["data_offsets"]
-        assert e["dtype"] == "F32", name
-        out[name] = np.frombuffer(blob[8 + n + b:8 + n + end], dtype=np.float32).reshape(e["shape"])
+        out[name] = np.frombuffer(blob[8 + n + b:8 + n + end],
+                                  dtype=DTYPES[e["dtype"]]).reshape(e["shape"])
     return out
 
 

@@ -30,7 +30,7 @@ def main():
     randomise(model, seed=0)
     lib = Library(args.library, spec["name"])
     classes = spec["model"]["classes"]
-    failures = 0
+    failures, checks = 0, 0
     with tempfile.TemporaryDirectory() as tmp:
         weights = os.path.join(tmp, "weights.safetensors")
         write_safetensors(weights, {k: v.numpy() for k, v in model.state_dict().items()})
@@ -55,11 +55,25 @@ def main():
         assert lib.call("save_weights", handle, saved.encode()) == 0, lib.error()
         mine, theirs = read_safetensors(saved), read_safetensors(weights)
         same = mine.keys() == theirs.keys() and all(
-            np.array_equal(mine[k].view(np.uint32), theirs[k].view(np.uint32)) for k in mine)
+            mine[k].dtype == theirs[k].dtype and mine[k].tobytes() == theirs[k].tobytes()
+            for k in mine)
         failures += not same
         print(f"{'PASS' if same else 'FAIL'}: {spec['name']} save -> load round trip is bit-exact")
+        checks = 1
+
+        counters = [k for k, v in theirs.items() if v.dtype == np.int64]
+        if counters:  # BatchNorm's num_batches_tracked must stay i64; f32 is refused by name
+            wrong = dict(theirs)
+            wrong[counters[0]] = theirs[counters[0]].astype(np.float32)
+            write_safetensors(os.path.join(tmp, "wrong.safetensors"), wrong)
+            status = lib.call("load_weights", handle, os.path.join(tmp, "wrong.safetensors").encode())
+            refused = status != 0 and f"tensor '{counters[0]}' has dtype F32, expected I64" in lib.error()
+            failures += not refused
+            checks += 1
+            print(f"{'PASS' if refused else 'FAIL'}: {spec['name']} refuses an f32 "
+                  f"{counters[0]}: {lib.error() if status else 'loaded'}")
         lib.destroy(handle)
-    print(f"{len(args.batches) + 1 - failures} passed, {failures} failed")
+    print(f"{len(args.batches) + checks - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 

@@ -92,7 +92,7 @@ TEST(Spec, ErrorsNameLineAndKey) {
       {"classes = 10", "classes = 1.5", "test.toml:11: model.classes: expected an integer"},
       {"image_size = [32, 48]", "image_size = [32]", "test.toml:4: model.image_size: expected"},
       {"family = \"mlp_mixer\"", "family = \"conv_mixer\"",
-       "test.toml:2: family: 'conv_mixer' is a Mixer family this mixerc does not compile yet"},
+       "test.toml:10: model.channel_mlp: unknown key"}, // conv_mixer has no MLP widths
       {"name = \"m\"", "name = \"mixer\"", "test.toml:1: name: 'mixer' is reserved"},
       {"classes = 10", "classes = 10\nbogus = 1", "test.toml:12: model.bogus: unknown key"},
   };
@@ -101,6 +101,60 @@ TEST(Spec, ErrorsNameLineAndKey) {
     text.replace(text.find(c.replace), c.replace.size(), c.with);
     ModelSpec spec;
     std::string error;
+    EXPECT_FALSE(parse(text, &spec, &error)) << c.with;
+    EXPECT_THAT(error, HasSubstr(c.message));
+  }
+}
+
+const char *kConvMixer = R"(name = "c"
+family = "conv_mixer"
+[model]
+image_size = [30, 42]
+channels = 3
+hidden = 16
+depth = 2
+kernel = 3
+patch = 3
+classes = 10
+)";
+
+TEST(Spec, ConvMixer768Depth32) {
+  ModelSpec spec;
+  std::string error;
+  ASSERT_TRUE(mixerc::parseSpecFile(std::string(MIXERC_SPECS_DIR) + "/convmixer_768_32.toml",
+                                    &spec, &error))
+      << error;
+  EXPECT_EQ(spec.family, mixerc::Family::ConvMixer);
+  EXPECT_EQ(spec.tokens(), 32 * 32);
+  EXPECT_EQ(spec.kernel, 7);
+  EXPECT_EQ(spec.activation, mixerc::ConvActivation::Relu); // as timm's convmixer_768_32
+  // timm's convmixer_768_32: 21.11 M parameters (without num_batches_tracked)
+  EXPECT_NEAR(double(spec.parameter_count()) / 1e6, 21.11, 0.01);
+  EXPECT_DOUBLE_EQ(spec.forward_flops_per_image(),
+                   2.0 * (1024.0 * 147 * 768 + 32 * 1024.0 * 768 * (49 + 768) + 768.0 * 1000));
+}
+
+TEST(Spec, ConvMixerKeys) {
+  ModelSpec spec;
+  std::string error;
+  ASSERT_TRUE(parse(kConvMixer, &spec, &error)) << error;
+  EXPECT_EQ(spec.tokens(), 10 * 14);
+  EXPECT_EQ(spec.activation, mixerc::ConvActivation::Gelu);
+  struct Case {
+    std::string replace, with, message;
+  } cases[] = {
+      {"kernel = 3", "kernel = 0", "test.toml:8: model.kernel: must be positive, got 0"},
+      {"patch = 3", "patch = -2", "test.toml:9: model.patch: must be positive, got -2"},
+      {"patch = 3", "patch = 4", "test.toml:9: model.patch: image size 30x42 is not divisible"},
+      {"kernel = 3", "kernel = 3\nactivation = \"swish\"",
+       "test.toml:9: model.activation: unknown activation 'swish' (expected gelu or relu)"},
+      {"kernel = 3", "kernel = 99", "test.toml:8: model.kernel: kernel 99 is wider than"},
+      {"kernel = 3\n", "", "test.toml:3: model.kernel: missing (required)"},
+      {"classes = 10", "classes = 10\ntoken_mlp = 3", "test.toml:11: model.token_mlp: unknown key"},
+  };
+  for (const Case &c : cases) {
+    std::string text = kConvMixer;
+    text.replace(text.find(c.replace), c.replace.size(), c.with);
     EXPECT_FALSE(parse(text, &spec, &error)) << c.with;
     EXPECT_THAT(error, HasSubstr(c.message));
   }

@@ -17,4 +17,28 @@ def ShapeInferenceOpInterface : OpInterface<"ShapeInference"> {
   ];
 }
 
+def EpilogueOpInterface : OpInterface<"EpilogueOp"> {
+  let description = [{
+    Ops that compute a linear map per output element (dense layers, convolutions) and can finish it
+    with an elementwise epilogue while the value is still in registers:
+    `y = residual + norm(activation(linear + bias))`, where `norm` is an inference BatchNorm over the
+    last dimension (operands gamma, beta, running mean, running variance; `norm_epsilon`) and every
+    part is optional. The `mixer-fuse-elementwise` pass fills these in from the separate ops.
+  }];
+  let cppNamespace = "::mixer";
+  let methods = [
+    InterfaceMethod<"The fused activation: none, gelu_erf, gelu_tanh or relu.",
+                    "::llvm::StringRef", "getActivation">,
+    InterfaceMethod<"Sets the fused activation.", "void", "setActivation",
+                    (ins "::llvm::StringRef":$activation)>,
+    InterfaceMethod<"The fused BatchNorm's gamma, beta, mean and variance, or nothing.",
+                    "::mlir::Operation::operand_range", "getNorm">,
+    InterfaceMethod<"", "::mlir::MutableOperandRange", "getNormMutable">,
+    InterfaceMethod<"The fused BatchNorm's epsilon.", "::llvm::APFloat", "getNormEpsilon">,
+    InterfaceMethod<"", "void", "setNormEpsilon", (ins "::llvm::APFloat":$epsilon)>,
+    InterfaceMethod<"The fused residual, or null.", "::mlir::Value", "getResidual">,
+    InterfaceMethod<"", "::mlir::MutableOperandRange", "getResidualMutable">,
+  ];
+}
+
 #endif // MIXER_INTERFACES

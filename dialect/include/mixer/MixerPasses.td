@@ -15,14 +15,16 @@ def MixerInferShapes : Pass<"mixer-infer-shapes", "::mlir::func::FuncOp"> {
 }
 
 def MixerFuseElementwise : Pass<"mixer-fuse-elementwise", "::mlir::func::FuncOp"> {
-  let summary = "Fuse GELU and residual adds into the dense layers that produce their input";
+  let summary = "Fuse activations, inference BatchNorms and residual adds into their producers";
   let description = [{
-    `gelu(dense(x))` becomes `dense(x) {activation = "gelu_*"}` and `add(dense(x), r)` becomes
-    `dense(x) residual r`, when the dense result has no other use. Each fused dense lowers to one
-    GEMM kernel whose epilogue applies the bias, the activation and the residual while the tile is in
-    registers, so the MLP blocks make one pass over memory per GEMM. Layer norms stay separate: they
-    are memory-bound and cheap, and fusing one into the following GEMM would recompute it for every
-    column panel.
+    For any op with an epilogue (dense, patch_embed, depthwise_conv2d) whose result has no other
+    use: `gelu(op(x))` / `relu(op(x))` become `op(x) {activation = ...}`, `batch_norm(op(x))`
+    becomes `op(x) norm(gamma, beta, mean, variance)` and `add(op(x), r)` becomes
+    `op(x) residual r`, in that order only (the epilogue is residual + norm(act(linear))). Each fused
+    op lowers to one kernel that applies bias, activation, BatchNorm and residual while the tile is
+    in registers, so an MLP block or a ConvMixer block makes one pass over memory per linear op.
+    Layer norms stay separate: they are memory-bound and cheap, and fusing one into the following
+    GEMM would recompute it for every column panel.
   }];
   let constructor = "::mixer::createFuseElementwisePass()";
 }

@@ -23,6 +23,10 @@ enum class InitKind : uint8_t {
   UniformFanIn,  ///< U(-a, a), a = 1 / sqrt(fan_in): PyTorch's nn.Linear default
 };
 
+/// What a parameter holds: f32 weights, or an i64 counter (BatchNorm's num_batches_tracked),
+/// which no kernel reads but checkpoints carry, as timm's state_dict does.
+enum class ElementType : uint8_t { F32, I64 };
+
 struct ParamDesc {
   const char *name; ///< timm's state_dict key
   int32_t rank;
@@ -30,6 +34,7 @@ struct ParamDesc {
   InitKind init;
   float init_std;
   int64_t fan_in, fan_out;
+  ElementType element;
 };
 
 /// A weight re-laid out once after every load or init: packed[p][k][j] = W[p * panel + j][k]

@@ -29,3 +29,53 @@ func.func @shared_dense(%x: tensor<?x4x16xf32>) -> (tensor<?x4x16xf32>, tensor<?
   %g = mixer.gelu %h : (tensor<?x4x16xf32>) -> tensor<?x4x16xf32>
   return %g, %h : tensor<?x4x16xf32>, tensor<?x4x16xf32>
 }
+
+// A ConvMixer block: act and BatchNorm fold into the stem, the depthwise conv takes act, norm and
+// the residual, the pointwise conv act and norm.
+// CHECK-LABEL: func.func @conv_mixer_block
+func.func @conv_mixer_block(%img: tensor<?x3x12x12xf32>) -> tensor<?x4x4x8xf32> {
+  %w = mixer.param "stem.0.weight" {init = "uniform_fan_in"} : tensor<8x3x3x3xf32>
+  %b = mixer.param "stem.0.bias" {init = "zeros"} : tensor<8xf32>
+  // CHECK: %[[STEM:.*]] = mixer.patch_embed %arg0, {{.*}} norm(%[[G:[^,]*]], %[[BE:[^,]*]], %[[M:[^,]*]], %[[V:[^)]*]]) {activation = "relu", grid, norm_epsilon = 1.000000e-03 : f64}
+  %x = mixer.patch_embed %img, %w, %b {grid} : (tensor<?x3x12x12xf32>, tensor<8x3x3x3xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  %r = mixer.relu %x : (tensor<?x4x4x8xf32>) -> tensor<?x4x4x8xf32>
+  %g = mixer.param "stem.2.weight" {init = "ones"} : tensor<8xf32>
+  %be = mixer.param "stem.2.bias" {init = "zeros"} : tensor<8xf32>
+  %m = mixer.param "stem.2.running_mean" {init = "zeros"} : tensor<8xf32>
+  %v = mixer.param "stem.2.running_var" {init = "ones"} : tensor<8xf32>
+  %s = mixer.batch_norm %r, %g, %be, %m, %v {epsilon = 1.0e-3 : f64} : (tensor<?x4x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  %dw = mixer.param "blocks.0.0.fn.0.weight" {init = "uniform_fan_in"} : tensor<8x1x3x3xf32>
+  // CHECK: %[[DW:.*]] = mixer.depthwise_conv2d %[[STEM]], {{.*}} norm(%[[G]], %[[BE]], %[[M]], %[[V]]) residual %[[STEM]] {activation = "gelu_erf", norm_epsilon = 1.000000e-03 : f64}
+  %d = mixer.depthwise_conv2d %s, %dw, %b : (tensor<?x4x4x8xf32>, tensor<8x1x3x3xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  %a = mixer.gelu %d : (tensor<?x4x4x8xf32>) -> tensor<?x4x4x8xf32>
+  %n = mixer.batch_norm %a, %g, %be, %m, %v {epsilon = 1.0e-3 : f64} : (tensor<?x4x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  %res = mixer.add %s, %n : (tensor<?x4x4x8xf32>, tensor<?x4x4x8xf32>) -> tensor<?x4x4x8xf32>
+  %pw = mixer.param "blocks.0.1.weight" {init = "uniform_fan_in"} : tensor<8x8x1x1xf32>
+  // CHECK: %[[PW:.*]] = mixer.dense %[[DW]], {{.*}} norm({{.*}}) {activation = "relu", dim = 3 : i64, norm_epsilon = 1.000000e-03 : f64}
+  %y = mixer.dense %res, %pw, %b {dim = 3 : i64} : (tensor<?x4x4x8xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  %ya = mixer.relu %y : (tensor<?x4x4x8xf32>) -> tensor<?x4x4x8xf32>
+  %yn = mixer.batch_norm %ya, %g, %be, %m, %v {epsilon = 1.0e-3 : f64} : (tensor<?x4x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  // CHECK-NOT: mixer.relu
+  // CHECK-NOT: mixer.batch_norm
+  // CHECK: return %[[PW]]
+  return %yn : tensor<?x4x4x8xf32>
+}
+
+// The epilogue order is residual + norm(act(x)): an activation after a fused BatchNorm, or a
+// BatchNorm after a fused residual, stays a separate op.
+// CHECK-LABEL: func.func @epilogue_order
+func.func @epilogue_order(%x: tensor<?x4x4x8xf32>, %v: tensor<8xf32>) -> tensor<?x4x4x8xf32> {
+  %dw = mixer.param "dw.weight" {init = "uniform_fan_in"} : tensor<8x1x3x3xf32>
+  // CHECK: mixer.depthwise_conv2d {{.*}} norm({{[^)]*}}) : 
+  %d = mixer.depthwise_conv2d %x, %dw, %v : (tensor<?x4x4x8xf32>, tensor<8x1x3x3xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  %n = mixer.batch_norm %d, %v, %v, %v, %v : (tensor<?x4x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  // CHECK: mixer.relu
+  %r = mixer.relu %n : (tensor<?x4x4x8xf32>) -> tensor<?x4x4x8xf32>
+  %pw = mixer.param "pw.weight" {init = "uniform_fan_in"} : tensor<8x8x1x1xf32>
+  // CHECK: mixer.dense {{.*}} residual
+  %y = mixer.dense %r, %pw, %v {dim = 3 : i64} : (tensor<?x4x4x8xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  %s = mixer.add %y, %x : (tensor<?x4x4x8xf32>, tensor<?x4x4x8xf32>) -> tensor<?x4x4x8xf32>
+  // CHECK: mixer.batch_norm
+  %z = mixer.batch_norm %s, %v, %v, %v, %v : (tensor<?x4x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
+  return %z : tensor<?x4x4x8xf32>
+}

@@ -16,7 +16,7 @@ func.func @tokens(%img: tensor<?x1x28x21xf32>) -> tensor<*xf32> {
   // CHECK: mixer.gelu {{.*}} -> tensor<?x5x12xf32>
   %g = mixer.gelu %h : (tensor<*xf32>) -> tensor<*xf32>
   // CHECK: mixer.global_avg_pool {{.*}} -> tensor<?x12xf32>
-  %p = mixer.global_avg_pool %g {dim = 1 : i64} : (tensor<*xf32>) -> tensor<*xf32>
+  %p = mixer.global_avg_pool %g : (tensor<*xf32>) -> tensor<*xf32>
   // CHECK: return {{.*}} : tensor<?x12xf32>
   return %p : tensor<*xf32>
 }

@@ -110,7 +110,7 @@ func.func @dense_dim(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf
 // -----
 
 func.func @dense_weight_rank(%x: tensor<?x16x8xf32>, %w: tensor<4x8x1xf32>, %b: tensor<4xf32>) {
-  // expected-error @+1 {{weight must be [out, in], got 4x8x1}}
+  // expected-error @+1 {{weight must be [out, in] (or [out, in, 1, 1] along the last dim), got 4x8x1}}
   %y = mixer.dense %x, %w, %b {dim = 2 : i64} : (tensor<?x16x8xf32>, tensor<4x8x1xf32>, tensor<4xf32>) -> tensor<*xf32>
   return
 }
@@ -134,15 +134,15 @@ func.func @dense_bias(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<8x
 // -----
 
 func.func @activation(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>) {
-  // expected-error @+1 {{unknown activation 'relu' (expected none, gelu_erf or gelu_tanh)}}
-  %y = mixer.dense %x, %w, %b {dim = 2 : i64, activation = "relu"} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<*xf32>
+  // expected-error @+1 {{unknown activation 'swish' (expected none, gelu_erf, gelu_tanh or relu)}}
+  %y = mixer.dense %x, %w, %b {dim = 2 : i64, activation = "swish"} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> tensor<*xf32>
   return
 }
 
 // -----
 
 func.func @residual(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>) {
-  // expected-error @+1 {{residual has shape ?x16x8 but the dense result is ?x16x4}}
+  // expected-error @+1 {{residual has shape ?x16x8 but the result is ?x16x4}}
   %y = mixer.dense %x, %w, %b residual %x {dim = 2 : i64} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<?x16x8xf32>) -> tensor<*xf32>
   return
 }
@@ -173,11 +173,112 @@ func.func @add_unranked(%x: tensor<?x16x8xf32>, %y: tensor<*xf32>) {
 
 // -----
 
-func.func @pool(%x: tensor<?x16x8xf32>) {
-  // expected-error @+1 {{dim 0 is not a non-batch dimension of the ?x16x8 input}}
-  %y = mixer.global_avg_pool %x {dim = 0 : i64} : (tensor<?x16x8xf32>) -> tensor<*xf32>
+func.func @pool(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{needs [batch, ..., channels] with at least one dimension to pool, got ?x8}}
+  %y = mixer.global_avg_pool %x : (tensor<?x8xf32>) -> tensor<*xf32>
   return
 }
+
+// -----
+
+func.func @pointwise_not_last(%x: tensor<?x4x4x8xf32>, %w: tensor<6x4x1x1xf32>, %b: tensor<6xf32>) {
+  // expected-error @+1 {{weight must be [out, in] (or [out, in, 1, 1] along the last dim), got 6x4x1x1}}
+  %y = mixer.dense %x, %w, %b {dim = 2 : i64} : (tensor<?x4x4x8xf32>, tensor<6x4x1x1xf32>, tensor<6xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @norm_operands(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{norm takes gamma, beta, mean and variance, got 2 operands}}
+  %y = mixer.dense %x, %w, %b norm(%b, %b) {dim = 2 : i64} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @norm_shape(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>, %v: tensor<8xf32>) {
+  // expected-error @+1 {{norm variance has shape 8 but 4 elements are expected}}
+  %y = mixer.dense %x, %w, %b norm(%b, %b, %b, %v) {dim = 2 : i64} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @norm_epsilon(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{norm_epsilon must be positive}}
+  %y = mixer.dense %x, %w, %b norm(%b, %b, %b, %b) {dim = 2 : i64, norm_epsilon = 0.0 : f64} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @depthwise_rank(%x: tensor<?x16x8xf32>, %w: tensor<8x1x3x3xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{input must be NxHxWxC (channels last), got ?x16x8}}
+  %y = mixer.depthwise_conv2d %x, %w, %b : (tensor<?x16x8xf32>, tensor<8x1x3x3xf32>, tensor<8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @depthwise_weight(%x: tensor<?x4x4x8xf32>, %w: tensor<8x2x3x3xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{weight must be [channels, 1, k, k], got 8x2x3x3}}
+  %y = mixer.depthwise_conv2d %x, %w, %b : (tensor<?x4x4x8xf32>, tensor<8x2x3x3xf32>, tensor<8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @depthwise_filters(%x: tensor<?x4x4x8xf32>, %w: tensor<6x1x3x3xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{weight has 6 filters but the input has 8 channels}}
+  %y = mixer.depthwise_conv2d %x, %w, %b : (tensor<?x4x4x8xf32>, tensor<6x1x3x3xf32>, tensor<8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @depthwise_result(%x: tensor<?x4x4x8xf32>, %w: tensor<8x1x3x3xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{result has shape ?x4x4x4 but its operands imply ?x4x4x8}}
+  %y = mixer.depthwise_conv2d %x, %w, %b : (tensor<?x4x4x8xf32>, tensor<8x1x3x3xf32>, tensor<8xf32>) -> tensor<?x4x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm(%x: tensor<?x4x4x8xf32>, %v: tensor<8xf32>, %m: tensor<4xf32>) {
+  // expected-error @+1 {{mean has shape 4 but 8 elements are expected}}
+  %y = mixer.batch_norm %x, %v, %v, %m, %v : (tensor<?x4x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<4xf32>, tensor<8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_epsilon(%x: tensor<?x4x4x8xf32>, %v: tensor<8xf32>) {
+  // expected-error @+1 {{epsilon must be positive}}
+  %y = mixer.batch_norm %x, %v, %v, %v, %v {epsilon = -1.0 : f64} : (tensor<?x4x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func.func @relu_result(%x: tensor<?x4x4x8xf32>) {
+  // expected-error @+1 {{result has shape ?x4x4 but its operands imply ?x4x4x8}}
+  %y = mixer.relu %x : (tensor<?x4x4x8xf32>) -> tensor<?x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @grid_not_divisible(%img: tensor<?x3x30x42xf32>, %w: tensor<8x3x4x4xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{image 30x42 is not divisible by the patch size 4}}
+  %y = mixer.patch_embed %img, %w, %b {grid} : (tensor<?x3x30x42xf32>, tensor<8x3x4x4xf32>, tensor<8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{an i64 parameter (a counter) must be initialised with zeros, not 'ones'}}
+%n = mixer.param "bn.num_batches_tracked" {init = "ones"} : tensor<i64>
 
 // -----
 

@@ -24,8 +24,8 @@ func.func @mixer_block(%img: tensor<?x3x32x48xf32>) -> tensor<?x10xf32> {
   %u = mixer.gelu %t {approximation = "tanh"} : (tensor<?x24x16xf32>) -> tensor<?x24x16xf32>
   // CHECK: mixer.add
   %s = mixer.add %u, %x : (tensor<?x24x16xf32>, tensor<?x24x16xf32>) -> tensor<?x24x16xf32>
-  // CHECK: mixer.global_avg_pool %{{.*}} {dim = 1 : i64} : (tensor<?x24x16xf32>) -> tensor<?x16xf32>
-  %p = mixer.global_avg_pool %s {dim = 1 : i64} : (tensor<?x24x16xf32>) -> tensor<?x16xf32>
+  // CHECK: mixer.global_avg_pool %{{.*}} : (tensor<?x24x16xf32>) -> tensor<?x16xf32>
+  %p = mixer.global_avg_pool %s : (tensor<?x24x16xf32>) -> tensor<?x16xf32>
   %hw = mixer.param "head.weight" {init = "zeros"} : tensor<10x16xf32>
   %hb = mixer.param "head.bias" {init = "zeros"} : tensor<10xf32>
   %logits = mixer.dense %p, %hw, %hb {dim = 1 : i64} : (tensor<?x16xf32>, tensor<10x16xf32>, tensor<10xf32>) -> tensor<?x10xf32>
@@ -41,4 +41,31 @@ func.func @bmlp_stem(%img: tensor<?x3x8x8xf32>) -> tensor<?x16xf32> {
   %b = mixer.param "stem.bias" {init = "uniform_fan_in", fan_in = 192 : i64} : tensor<16xf32>
   %y = mixer.dense %x, %w, %b {dim = 1 : i64} : (tensor<?x192xf32>, tensor<16x192xf32>, tensor<16xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
+}
+
+// CHECK-LABEL: func.func @conv_mixer_block
+func.func @conv_mixer_block(%img: tensor<?x3x12x18xf32>) -> tensor<?x8xf32> {
+  %w = mixer.param "stem.0.weight" {init = "uniform_fan_in"} : tensor<8x3x3x3xf32>
+  %b = mixer.param "stem.0.bias" {init = "uniform_fan_in", fan_in = 27 : i64} : tensor<8xf32>
+  %g = mixer.param "stem.2.weight" {init = "ones"} : tensor<8xf32>
+  %be = mixer.param "stem.2.bias" {init = "zeros"} : tensor<8xf32>
+  %m = mixer.param "stem.2.running_mean" {init = "zeros"} : tensor<8xf32>
+  %v = mixer.param "stem.2.running_var" {init = "ones"} : tensor<8xf32>
+  // CHECK: mixer.param "stem.2.num_batches_tracked" {init = "zeros"} : tensor<i64>
+  %n = mixer.param "stem.2.num_batches_tracked" {init = "zeros"} : tensor<i64>
+  // CHECK: mixer.patch_embed {{.*}} {grid} : {{.*}} -> tensor<?x4x6x8xf32>
+  %x = mixer.patch_embed %img, %w, %b {grid} : (tensor<?x3x12x18xf32>, tensor<8x3x3x3xf32>, tensor<8xf32>) -> tensor<?x4x6x8xf32>
+  // CHECK: mixer.relu %{{.*}} : (tensor<?x4x6x8xf32>) -> tensor<?x4x6x8xf32>
+  %r = mixer.relu %x : (tensor<?x4x6x8xf32>) -> tensor<?x4x6x8xf32>
+  // CHECK: mixer.batch_norm {{.*}} {epsilon = 1.000000e-03 : f64}
+  %s = mixer.batch_norm %r, %g, %be, %m, %v {epsilon = 1.0e-3 : f64} : (tensor<?x4x6x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4x6x8xf32>
+  %dw = mixer.param "blocks.0.0.fn.0.weight" {init = "uniform_fan_in"} : tensor<8x1x5x5xf32>
+  // CHECK: mixer.depthwise_conv2d %{{.*}}, %{{.*}}, %{{.*}} norm(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) residual %{{.*}} {activation = "gelu_erf", norm_epsilon = 1.000000e-03 : f64}
+  %d = mixer.depthwise_conv2d %s, %dw, %b norm(%g, %be, %m, %v) residual %s {activation = "gelu_erf", norm_epsilon = 1.0e-3 : f64} : (tensor<?x4x6x8xf32>, tensor<8x1x5x5xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x4x6x8xf32>) -> tensor<?x4x6x8xf32>
+  %pw = mixer.param "blocks.0.1.weight" {init = "uniform_fan_in"} : tensor<8x8x1x1xf32>
+  // CHECK: mixer.dense {{.*}} {activation = "relu", dim = 3 : i64} : {{.*}} -> tensor<?x4x6x8xf32>
+  %y = mixer.dense %d, %pw, %b {dim = 3 : i64, activation = "relu"} : (tensor<?x4x6x8xf32>, tensor<8x8x1x1xf32>, tensor<8xf32>) -> tensor<?x4x6x8xf32>
+  // CHECK: mixer.global_avg_pool %{{.*}} : (tensor<?x4x6x8xf32>) -> tensor<?x8xf32>
+  %p = mixer.global_avg_pool %y : (tensor<?x4x6x8xf32>) -> tensor<?x8xf32>
+  return %p : tensor<?x8xf32>
 }

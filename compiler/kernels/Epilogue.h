@@ -1,0 +1,37 @@
+// The fused epilogue shared by the GEMM and depthwise kernel families: after the linear part and
+// its bias, the activation, then an inference BatchNorm over the output channels. The caller adds
+// the residual, whose buffer layout is its own.
+#ifndef MIXERC_KERNELS_EPILOGUE_H
+#define MIXERC_KERNELS_EPILOGUE_H
+
+#include <vector>
+
+#include <Halide.h>
+
+#include "lower/KernelPlan.h"
+
+namespace mixerc {
+
+class Epilogue {
+public:
+  /// Declares the BatchNorm vectors (gamma, beta, mean, variance) of `channels` elements when the
+  /// signature has a norm, appending them to `arguments` in the lowering's order.
+  Epilogue(const KernelSignature &signature, int64_t channels,
+           std::vector<Halide::Argument> *arguments);
+
+  /// norm(act(value)) for output channel `channel`.
+  Halide::Expr apply(Halide::Expr value, Halide::Expr channel) const;
+
+  /// The per-channel scale and shift are computed once per call, before the parallel loops.
+  void schedule(const Halide::Target &target);
+
+private:
+  Activation activation_;
+  bool norm_;
+  Halide::Var c_{"c"};
+  Halide::Func scale_{"bn_scale"}, shift_{"bn_shift"};
+};
+
+} // namespace mixerc
+
+#endif
