@@ -1,10 +1,11 @@
-"""Runs one peer on a spec (MLP-Mixer or B-MLP) the way it runs best and prints its throughput.
+"""Runs one peer on a spec (any family) the way it runs best and prints its throughput.
 
 Peers: torch (eager, inference_mode), torch-compile (torch.compile, max-autotune-no-cudagraphs,
 with freezing), onnxruntime (opset 17 export, all graph optimisations, intra-op threads, inter-op 1),
 openvino (f32 inference precision forced: on CPUs with AVX512-BF16 it silently runs bf16 otherwise,
 one stream). The model is the independent reference of tests/numerics/mixer_reference.py (timm's
-MlpMixer; the Scaling MLPs B-MLP). Usage: peers.py PEER SPEC --batch B [--threads 2] [--seconds 10]
+MlpMixer and ConvMixer; the Scaling MLPs B-MLP). PyTorch runs ConvMixer in the memory format given
+by --memory-format (the harness measures both and keeps the faster). Usage: peers.py PEER SPEC --batch B [--threads 2] [--seconds 10]
 Prints: peer=NAME model=NAME batch=B images_per_s=X median_ms=Y version=V"""
 import argparse
 import os
@@ -47,6 +48,8 @@ def main():
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--memory-format", choices=["contiguous", "channels_last"],
+                   default="contiguous")
     args = p.parse_args()
 
     import torch
@@ -56,6 +59,10 @@ def main():
     randomise(model, 0)
     images = torch.randn(args.batch, *model.image_shape, generator=torch.Generator().manual_seed(0))
     version = torch.__version__
+    if args.memory_format == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+        version += "+channels_last"
 
     if args.peer == "torch":
         def run():

@@ -1,5 +1,7 @@
 // mixerc bench (see Bench.h): dlopens lib<name>.so, runs warm-up passes, then times inference for
-// at least the requested seconds and reports the median latency, images/s and GFLOP/s.
+// at least the requested seconds and reports the median latency, images/s and GFLOP/s. With
+// --profile it then times each kernel call through NAME_profile and compares the memory-bound
+// kernels' traffic with a bandwidth probe run in this process.
 #include "driver/Bench.h"
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <dlfcn.h>
 #include <filesystem>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -19,6 +22,89 @@ namespace {
 
 template <typename Fn> Fn symbol(void *handle, const std::string &name) {
   return reinterpret_cast<Fn>(dlsym(handle, name.c_str()));
+}
+
+/// Memory bandwidth the way a streaming kernel sees it: `threads` threads each scale their share of
+/// a 512 MiB buffer into another (one read and one write per element, far beyond the caches);
+/// the best of five passes, in GB/s of bytes read plus written.
+double bandwidthProbe(int threads) {
+  threads = std::max(1, threads);
+  const size_t n = size_t(64) << 20; // floats per buffer: 256 MiB each
+  std::vector<float> src(n, 1.0f), dst(n, 0.0f);
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([&, t] {
+        const size_t begin = n * size_t(t) / size_t(threads),
+                     end = n * size_t(t + 1) / size_t(threads);
+        const float *in = src.data();
+        float *out = dst.data();
+        for (size_t i = begin; i < end; ++i)
+          out[i] = in[i] * 1.0001f + 0.5f;
+      });
+    for (std::thread &w : workers)
+      w.join();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 2.0 * double(n) * sizeof(float) / seconds * 1e-9);
+  }
+  return best;
+}
+
+using ProfileFn = mixer_status (*)(void *, const float *, int64_t, float *, mixer_step_profile *,
+                                   int32_t, int32_t *);
+
+/// Times every step over `runs` profiled calls (keeping each step's fastest) and prints one line
+/// per kernel: its steps summed, GFLOP/s, GB/s and the fraction of the probe's bandwidth.
+int printProfile(ProfileFn profile, void *model, const std::vector<float> &images, int64_t batch,
+                 std::vector<float> &logits, int threads, double seconds,
+                 const char *(*lastError)()) {
+  int32_t count = 0;
+  profile(model, images.data(), batch, logits.data(), nullptr, 0, &count); // asks the size
+  std::vector<mixer_step_profile> steps(static_cast<size_t>(count)), best;
+  auto start = std::chrono::steady_clock::now();
+  for (int run = 0;
+       run < 5 ||
+       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds;
+       ++run) {
+    if (profile(model, images.data(), batch, logits.data(), steps.data(), count, &count) !=
+        MIXER_OK) {
+      fmt::print(stderr, "mixerc bench: {}\n", lastError());
+      return 1;
+    }
+    if (best.empty())
+      best = steps;
+    for (size_t i = 0; i < steps.size(); ++i)
+      best[i].seconds = std::min(best[i].seconds, steps[i].seconds);
+  }
+  struct Total {
+    int steps = 0;
+    double seconds = 0, flops = 0, bytes = 0;
+  };
+  std::vector<std::pair<std::string, Total>> kernels; // in first-use order
+  double all = 0;
+  for (const mixer_step_profile &s : best) {
+    auto it = std::find_if(kernels.begin(), kernels.end(),
+                           [&](const auto &k) { return k.first == s.kernel; });
+    if (it == kernels.end())
+      it = kernels.insert(kernels.end(), {s.kernel, Total{}});
+    it->second.steps += 1;
+    it->second.seconds += s.seconds;
+    it->second.flops += s.flops;
+    it->second.bytes += s.bytes;
+    all += s.seconds;
+  }
+  const double probe = bandwidthProbe(threads > 0 ? threads : int(std::thread::hardware_concurrency()));
+  fmt::print("bandwidth_probe_gbps={:.1f}\n", probe);
+  for (const auto &[kernel, t] : kernels) {
+    double gbps = t.bytes / t.seconds * 1e-9;
+    fmt::print("kernel={} steps={} ms={:.3f} share={:.3f} gflops={:.1f} gbps={:.1f} "
+               "of_bandwidth={:.2f}\n",
+               kernel, t.steps, t.seconds * 1e3, t.seconds / all, t.flops / t.seconds * 1e-9,
+               gbps, gbps / probe);
+  }
+  return 0;
 }
 
 } // namespace
@@ -42,7 +128,8 @@ int runBench(const BenchOptions &o) {
   auto infer =
       symbol<mixer_status (*)(void *, const float *, int64_t, float *)>(handle, name + "_infer");
   auto lastError = symbol<const char *(*)()>(handle, "mixer_last_error");
-  if (!info || !create || !destroy || !infer || !load || !lastError) {
+  auto profile = symbol<ProfileFn>(handle, name + "_profile");
+  if (!info || !create || !destroy || !infer || !load || !lastError || !profile) {
     fmt::print(stderr, "mixerc bench: {} is not a mixerc library for model '{}'\n", o.library,
                name);
     return 2;
@@ -80,7 +167,6 @@ int runBench(const BenchOptions &o) {
     }
     times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
-  destroy(m);
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
   double imagesPerSecond = double(o.batch) / median;
@@ -88,7 +174,11 @@ int runBench(const BenchOptions &o) {
              "images_per_s={:.2f} gflops={:.1f}\n",
              model.name, o.batch, o.threads, times.size(), median * 1e3, times.front() * 1e3,
              imagesPerSecond, imagesPerSecond * model.flops_per_image * 1e-9);
-  return 0;
+  int status = o.profile ? printProfile(profile, m, images, o.batch, logits, o.threads,
+                                        o.seconds, lastError)
+                         : 0;
+  destroy(m);
+  return status;
 }
 
 } // namespace mixerc

@@ -12,6 +12,7 @@ struct BenchOptions {
   int threads = 0;
   double seconds = 3.0; ///< minimum measuring time
   std::string weights;  ///< optional safetensors file
+  bool profile = false; ///< per-kernel times and a memory bandwidth probe
 };
 
 /// Prints one line of results; returns the process exit status.

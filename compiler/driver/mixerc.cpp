@@ -50,6 +50,9 @@ options:
   --threads T         worker threads (default 0: all cores)
   --seconds S         measure for at least S seconds (default 3)
   --weights FILE      load weights from a safetensors file first (default: initial weights)
+  --profile           also time every kernel call (fastest of the profiled runs) and print,
+                      per kernel, its time, GFLOP/s and GB/s of the distinct bytes it reads and
+                      writes, next to the memory bandwidth a probe measures in this process
 )";
 
 int usageError(const std::string &message) {
@@ -180,6 +183,8 @@ int benchVerb(int argc, char **argv) {
     } else if (arg == "--weights") {
       if (!takeValue(argc, argv, i, &options.weights, &error))
         return usageError(error);
+    } else if (arg == "--profile") {
+      options.profile = true;
     } else if (!arg.empty() && arg[0] == '-') {
       return usageError(fmt::format("bench: unknown option '{}'", arg));
     } else if (options.library.empty()) {

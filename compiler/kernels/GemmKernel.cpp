@@ -118,7 +118,14 @@ private:
   /// panel; per micro-tile a micro_rows x panel accumulator kept in registers across all of k.
   void scheduleTiles(Stage stage, int microRows) {
     const GemmSchedule &s = schedule_;
-    stage.split(n_, no_, ni_, s.panel, TailStrategy::ShiftInwards)
+    // A ragged last column panel over packed weights (a head of 1000 classes) is guarded, not
+    // shifted inwards: the panels are zero-padded, so its accumulator's reads stay in bounds, and
+    // no column is computed twice, so every panel may go to any thread. Token mixing reads its
+    // B from the activations, which are not padded: there the last panel shifts inwards.
+    const bool ragged = sig_.n % s.panel != 0;
+    const bool guarded = ragged && !batched();
+    stage.split(n_, no_, ni_, s.panel,
+                guarded ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
         .split(m_, mo_, mi_, microRows, TailStrategy::ShiftInwards)
         .split(mo_, mb_, mo_, s.tiles_per_block, TailStrategy::GuardWithIf)
         .split(ni_, nv_, ni_, s.vector)
@@ -126,12 +133,12 @@ private:
         .vectorize(ni_)
         .unroll(nv_)
         .unroll(mi_);
-    // When the panel does not divide the columns, the last column tile is shifted inwards and
-    // overlaps its neighbour; a column computed in two tiles sits in different vector lanes and
-    // may round differently, so both tiles must run in one task, in order, for the result not to
-    // depend on which thread wrote last. Rows overlap only within a task already.
+    // A shifted-inwards last column tile overlaps its neighbour; a column computed in two tiles
+    // sits in different vector lanes and may round differently, so both tiles must run in one
+    // task, in order, for the result not to depend on which thread wrote last. Rows overlap only
+    // within a task already.
     const int64_t panels = (sig_.n + s.panel - 1) / s.panel;
-    if (sig_.n % s.panel != 0 || s.panels_per_task == 0 || s.panels_per_task >= panels) {
+    if ((ragged && !guarded) || s.panels_per_task == 0 || s.panels_per_task >= panels) {
       stage.rename(mb_, task_); // all column tiles are a serial loop inside each task
     } else {
       stage.split(no_, nt_, no_, s.panels_per_task, TailStrategy::GuardWithIf)

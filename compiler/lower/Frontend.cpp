@@ -1,6 +1,8 @@
 // Runs the dialect pipeline for a spec (see Frontend.h).
 #include "lower/Frontend.h"
 
+#include "schedule/BatchChunking.h"
+
 #include "llvm/Support/raw_ostream.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -61,7 +63,10 @@ bool planModel(const ModelSpec &spec, const VectorMachine &machine, KernelPlan *
     return success();
   });
   auto function = *module->getOps<func::FuncOp>().begin();
-  return succeeded(lowerMixerToKernels(function, machine, plan));
+  if (failed(lowerMixerToKernels(function, machine, plan)))
+    return false;
+  plan->images_per_chunk = imagesPerChunk(*plan);
+  return true;
 }
 
 } // namespace mixerc

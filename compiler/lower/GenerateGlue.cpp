@@ -74,6 +74,13 @@ MIXER_API mixer_status {n}_save_weights(const {n}_model *model, const char *safe
 MIXER_API mixer_status {n}_infer({n}_model *model, const float *images, int64_t batch,
                                 float *logits);
 
+/** {n}_infer that also times each kernel call into steps[0 .. *num_steps) (what mixerc bench
+ * --profile prints). *num_steps is set to the model's step count even when capacity is too small
+ * (an error), so a first call with capacity 0 asks for the size. */
+MIXER_API mixer_status {n}_profile({n}_model *model, const float *images, int64_t batch,
+                                  float *logits, mixer_step_profile *steps, int32_t capacity,
+                                  int32_t *num_steps);
+
 #ifdef __cplusplus
 }}
 #endif
@@ -136,15 +143,16 @@ std::string generateGlue(const KernelPlan &plan) {
   }
   out += "\nstatic const StepDesc kSteps[] = {\n";
   for (size_t s = 0; s < plan.steps.size(); ++s)
-    out += fmt::format("  {{{}, \"{}\", {}, kStep{}Args}},\n", plan.steps[s].kernel,
-                       plan.steps[s].label, plan.steps[s].args.size(), s);
+    out += fmt::format("  {{{}, \"{}\", {}, kStep{}Args, {:.17g}}},\n", plan.steps[s].kernel,
+                       plan.steps[s].label, plan.steps[s].args.size(), s,
+                       plan.kernels[size_t(plan.steps[s].kernel)].flopsPerImage());
   out += "};\n\n";
   out += fmt::format(
       R"(static const ModelDesc kModel = {{
   MIXER_ABI_VERSION, "{n}",
   kParams, {np}, kPacks, {npk}, kActivations, {na},
   kKernels, {nk}, kSteps, {ns},
-  {{{c}, {h}, {w}}}, {k}, {flops:.17g},
+  {{{c}, {h}, {w}}}, {k}, {flops:.17g}, {chunk},
 }};
 
 static const mixer_model_info kInfo = {{MIXER_ABI_VERSION, "{n}", "{family}", {c}, {h}, {w}, {k},
@@ -174,6 +182,13 @@ mixer_status {n}_infer({n}_model *model, const float *images, int64_t batch, flo
   clear_error();
   return infer(reinterpret_cast<Model *>(model), images, batch, logits);
 }}
+
+mixer_status {n}_profile({n}_model *model, const float *images, int64_t batch, float *logits,
+                         mixer_step_profile *steps, int32_t capacity, int32_t *num_steps) {{
+  clear_error();
+  return profile(reinterpret_cast<Model *>(model), images, batch, logits, steps, capacity,
+                 num_steps);
+}}
 }}
 )",
       fmt::arg("n", n), fmt::arg("np", plan.params.size()), fmt::arg("npk", plan.packs.size()),
@@ -181,7 +196,8 @@ mixer_status {n}_infer({n}_model *model, const float *images, int64_t batch, flo
       fmt::arg("ns", plan.steps.size()), fmt::arg("c", plan.image_channels),
       fmt::arg("h", plan.image_height), fmt::arg("w", plan.image_width),
       fmt::arg("k", plan.classes), fmt::arg("flops", plan.flops_per_image),
-      fmt::arg("family", plan.family), fmt::arg("params", numParameters));
+      fmt::arg("family", plan.family), fmt::arg("params", numParameters),
+      fmt::arg("chunk", plan.images_per_chunk));
   return out;
 }
 

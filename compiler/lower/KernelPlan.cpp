@@ -55,6 +55,22 @@ std::string KernelSignature::key() const {
   return "?";
 }
 
+double KernelSignature::flopsPerImage() const {
+  switch (op) {
+  case KernelOp::DenseChannels:
+  case KernelOp::PatchEmbed:
+    return 2.0 * double(rows_per_image) * double(n) * double(k);
+  case KernelOp::DenseTokens:
+    return 2.0 * double(m) * double(n) * double(k);
+  case KernelOp::DepthwiseConv:
+    return 2.0 * double(image_height * image_width) * double(n) * double(kernel_size * kernel_size);
+  case KernelOp::LayerNorm:
+  case KernelOp::GlobalAvgPool:
+    return 0.0;
+  }
+  return 0.0;
+}
+
 namespace {
 std::string argString(const KernelArg &arg) {
   static const char *kinds[] = {"param", "packed", "input", "output", "act"};
@@ -71,8 +87,9 @@ std::string argString(const KernelArg &arg) {
 } // namespace
 
 std::string KernelPlan::str() const {
-  std::string out = fmt::format("model {} ({}): {} params, {} packs, {} activation slots\n", name,
-                                family, params.size(), packs.size(), activation_elems.size());
+  std::string out = fmt::format(
+      "model {} ({}): {} params, {} packs, {} activation slots, {} images per chunk\n", name,
+      family, params.size(), packs.size(), activation_elems.size(), images_per_chunk);
   for (size_t i = 0; i < kernels.size(); ++i)
     out += fmt::format("kernel {}: {}\n", i, kernels[i].key());
   for (const PlanStep &step : steps) {

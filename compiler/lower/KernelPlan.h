@@ -40,6 +40,8 @@ struct KernelSignature {
 
   std::string key() const;
   std::string opName() const;
+  /// Multiply-adds x 2 of one call per image (0 for LayerNorm and pooling, which are memory-bound).
+  double flopsPerImage() const;
 };
 
 enum class SlotKind { Param, Packed, Input, Output, Activation };
@@ -85,6 +87,7 @@ struct KernelPlan {
   std::vector<PlanStep> steps;
   int64_t image_channels = 0, image_height = 0, image_width = 0, classes = 0;
   double flops_per_image = 0;
+  int64_t images_per_chunk = 0; ///< see ModelDesc::images_per_chunk; 0: never chunk
 
   /// A readable listing of kernels, steps and buffers (mixerc compile --emit plan).
   std::string str() const;

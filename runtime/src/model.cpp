@@ -3,6 +3,7 @@
 #include <HalideRuntime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
@@ -87,6 +88,12 @@ struct Model {
   std::vector<FloatArray> activations;
   int64_t activation_batch = 0; // the batch the activation arena is sized for
   int64_t batch_limit = 0;      // max_batch(*desc), fixed by the table
+
+  /// Images per run of the kernel sequence for a call of `batch` images.
+  int64_t images_per_chunk(int64_t batch) const {
+    const int64_t chunk = desc->images_per_chunk;
+    return chunk > 0 ? std::min(chunk, batch) : batch;
+  }
 
   void repack() {
     for (int32_t i = 0; i < desc->num_packs; ++i) {
@@ -229,21 +236,47 @@ mixer_status save_weights(const Model *model, const char *path) {
   return write_safetensors(path, tensors, {{"format", "pt"}, {"mixerc_model", desc.name}});
 }
 
-mixer_status infer(Model *model, const float *images, int64_t batch, float *logits) {
+namespace {
+
+/// The argument checks infer and profile share; `verb` names the function in messages.
+mixer_status check_infer_args(Model *model, const float *images, int64_t batch,
+                              const float *logits, const char *verb) {
   if (!model)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "infer: model is NULL");
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s: model is NULL", verb);
   const ModelDesc &desc = *model->desc;
   if (!images)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: images is NULL", desc.name);
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: images is NULL", desc.name, verb);
   if (!logits)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: logits is NULL", desc.name);
-  const int64_t limit = model->batch_limit;
-  if (batch <= 0 || batch > limit)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_infer: batch is %lld (must be 1..%lld)",
-                desc.name, (long long)batch, (long long)limit);
-  if (mixer_status s = model->reserve_activations(batch))
-    return s;
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: logits is NULL", desc.name, verb);
+  if (batch <= 0 || batch > model->batch_limit)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: batch is %lld (must be 1..%lld)",
+                desc.name, verb, (long long)batch, (long long)model->batch_limit);
+  return model->reserve_activations(model->images_per_chunk(batch));
+}
 
+/// Bytes of the distinct buffers a step touches (a slot viewed twice, as a depthwise
+/// convolution's input and residual, counts once).
+double step_bytes(const StepDesc &step, int64_t batch) {
+  double bytes = 0;
+  for (int32_t a = 0; a < step.num_args; ++a) {
+    const ArgDesc &arg = step.args[a];
+    bool seen = false;
+    for (int32_t b = 0; b < a && !seen; ++b)
+      seen = step.args[b].kind == arg.kind && step.args[b].index == arg.index;
+    if (seen)
+      continue;
+    double elements = 1;
+    for (int d = 0; d < arg.rank; ++d)
+      elements *= double(arg.dims[d].extent) * (arg.dims[d].batch_scaled ? double(batch) : 1.0);
+    bytes += elements * sizeof(float);
+  }
+  return bytes;
+}
+
+/// Runs the kernel sequence; with `seconds`, times each step into it.
+mixer_status run_steps(Model *model, const float *images, int64_t batch, float *logits,
+                       double *seconds) {
+  const ModelDesc &desc = *model->desc;
   halide_buffer_t buffers[16];
   halide_dimension_t dims[16][kMaxRank];
   void *argv[16];
@@ -272,10 +305,66 @@ mixer_status infer(Model *model, const float *images, int64_t batch, float *logi
       argv[a] = &buffers[a];
     }
     halide_message.clear();
+    auto start = std::chrono::steady_clock::now();
     int result = desc.kernels[step.kernel].fn(argv);
+    if (seconds)
+      seconds[s] =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (result != 0)
       return fail(MIXER_ERROR_INTERNAL, "%s_infer: kernel %s (%s) failed with %d: %s", desc.name,
                   desc.kernels[step.kernel].name, step.label, result, halide_message.c_str());
+  }
+  return MIXER_OK;
+}
+
+/// Runs the kernel sequence chunk by chunk (ModelDesc::images_per_chunk); per-step times add up.
+mixer_status run_chunks(Model *model, const float *images, int64_t batch, float *logits,
+                        double *seconds) {
+  const ModelDesc &desc = *model->desc;
+  const int64_t chunk = model->images_per_chunk(batch);
+  const int64_t image_elems = desc.input_shape[0] * desc.input_shape[1] * desc.input_shape[2];
+  std::vector<double> chunk_seconds(seconds ? size_t(desc.num_steps) : 0);
+  for (int64_t start = 0; start < batch; start += chunk) {
+    const int64_t n = std::min(chunk, batch - start);
+    if (mixer_status s = run_steps(model, images + start * image_elems, n,
+                                   logits + start * desc.num_classes,
+                                   seconds ? chunk_seconds.data() : nullptr))
+      return s;
+    for (size_t i = 0; i < chunk_seconds.size(); ++i)
+      seconds[i] += chunk_seconds[i];
+  }
+  return MIXER_OK;
+}
+
+} // namespace
+
+mixer_status infer(Model *model, const float *images, int64_t batch, float *logits) {
+  if (mixer_status s = check_infer_args(model, images, batch, logits, "infer"))
+    return s;
+  return run_chunks(model, images, batch, logits, nullptr);
+}
+
+mixer_status profile(Model *model, const float *images, int64_t batch, float *logits,
+                     mixer_step_profile *steps, int32_t capacity, int32_t *num_steps) {
+  if (mixer_status s = check_infer_args(model, images, batch, logits, "profile"))
+    return s;
+  const ModelDesc &desc = *model->desc;
+  if (!num_steps)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_profile: num_steps is NULL", desc.name);
+  *num_steps = desc.num_steps;
+  if (capacity < desc.num_steps)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_profile: capacity is %d but the model runs %d steps", desc.name, capacity,
+                desc.num_steps);
+  if (!steps)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_profile: steps is NULL", desc.name);
+  std::vector<double> seconds(size_t(desc.num_steps), 0.0);
+  if (mixer_status s = run_chunks(model, images, batch, logits, seconds.data()))
+    return s;
+  for (int32_t i = 0; i < desc.num_steps; ++i) {
+    const StepDesc &step = desc.steps[i];
+    steps[i] = {step.label, desc.kernels[step.kernel].name, seconds[size_t(i)],
+                step.flops_per_image * double(batch), step_bytes(step, batch)};
   }
   return MIXER_OK;
 }

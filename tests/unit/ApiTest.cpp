@@ -186,6 +186,39 @@ TEST_F(Api, InferArguments) {
   EXPECT_EQ(tanh_mixer_save_weights(model, nullptr), MIXER_ERROR_INVALID_ARGUMENT);
 }
 
+TEST_F(Api, ProfileTimesEveryStepAndInfersTheSame) {
+  const int64_t batch = 3;
+  std::vector<float> x = images(batch), logits(size_t(batch * kClasses));
+  int32_t count = -1;
+  EXPECT_EQ(tanh_mixer_profile(model, x.data(), batch, logits.data(), nullptr, 0, &count),
+            MIXER_ERROR_INVALID_ARGUMENT); // capacity 0 asks for the step count
+  EXPECT_THAT(mixer_last_error(), HasSubstr("capacity is 0 but the model runs"));
+  ASSERT_GT(count, 0);
+  EXPECT_EQ(tanh_mixer_profile(model, x.data(), batch, logits.data(), nullptr, count, &count),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("steps is NULL"));
+  std::vector<mixer_step_profile> steps(static_cast<size_t>(count));
+  EXPECT_EQ(tanh_mixer_profile(model, x.data(), batch, logits.data(), steps.data(), count, nullptr),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(tanh_mixer_profile(model, x.data(), 0, logits.data(), steps.data(), count, &count),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  ASSERT_EQ(tanh_mixer_profile(model, x.data(), batch, logits.data(), steps.data(), count, &count),
+            MIXER_OK)
+      << mixer_last_error();
+  EXPECT_EQ(logits, infer(batch)); // profiling changes nothing in the results
+  EXPECT_STREQ(steps.front().label, "stem.proj");
+  EXPECT_STREQ(steps.back().label, "head");
+  double flops = 0;
+  for (const mixer_step_profile &s : steps) {
+    EXPECT_GT(std::strlen(s.kernel), 0u);
+    EXPECT_GE(s.seconds, 0.0);
+    EXPECT_GT(s.bytes, 0.0);
+    flops += s.flops;
+  }
+  // The GEMM steps account for every FLOP the model info reports.
+  EXPECT_NEAR(flops, tanh_mixer_info()->flops_per_image * double(batch), 1e-6 * flops);
+}
+
 TEST_F(Api, BatchesAreIndependent) {
   // Each image's logits are the same whether it runs alone or in a batch of 1, 7 or 32.
   std::vector<float> batch32 = infer(32), batch7 = infer(7), single = infer(1);

@@ -14,6 +14,9 @@ void destroy_model(Model *model);
 mixer_status load_weights(Model *model, const char *path);
 mixer_status save_weights(const Model *model, const char *path);
 mixer_status infer(Model *model, const float *images, int64_t batch, float *logits);
+/// infer, timing every step into steps[0 .. *num_steps); capacity must cover the model's steps.
+mixer_status profile(Model *model, const float *images, int64_t batch, float *logits,
+                     mixer_step_profile *steps, int32_t capacity, int32_t *num_steps);
 
 /// Clears the thread's error message; every exported function calls it first.
 void clear_error();

@@ -72,6 +72,7 @@ struct StepDesc {
   const char *label; ///< the dialect op this step came from, for errors and profiles
   int32_t num_args;  ///< inputs then the output
   const ArgDesc *args;
+  double flops_per_image; ///< multiply-adds x 2, for profiles
 };
 
 struct ModelDesc {
@@ -90,6 +91,9 @@ struct ModelDesc {
   int64_t input_shape[3]; ///< C, H, W of one image
   int64_t num_classes;
   double flops_per_image; ///< multiply-adds counted as 2
+  /// Larger batches run the whole kernel sequence on chunks of this many images, so that the
+  /// activations stay in cache between kernels (0: never chunk).
+  int64_t images_per_chunk;
 };
 
 } // namespace mixer::rt

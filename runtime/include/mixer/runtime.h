@@ -56,6 +56,15 @@ typedef struct mixer_model_info {
   double flops_per_image; /* forward pass, multiply-adds counted as 2 */
 } mixer_model_info;
 
+/** One step of a profiled inference (NAME_profile): a kernel call and what it cost. */
+typedef struct mixer_step_profile {
+  const char *label;  /* the model module this step computes, e.g. "blocks.0.0.fn.0" */
+  const char *kernel; /* the compiled kernel's signature; steps of equal signature share it */
+  double seconds;     /* wall time of the call */
+  double flops;       /* multiply-adds x 2 at this batch (0 for memory-only kernels) */
+  double bytes;       /* bytes of the distinct buffers the step reads and writes at this batch */
+} mixer_step_profile;
+
 /** Options for NAME_create. Always initialise with mixer_options_init, then change fields. */
 typedef struct mixer_options {
   uint32_t abi_version; /* set by mixer_options_init; a mismatch is refused */
