@@ -15,11 +15,11 @@ struct KernelPlan;
 /// 601 with 8 and 576 with 16.
 inline constexpr int64_t kChunkActivationBytes = int64_t(4) << 20;
 /// Rows a chunk gives the GEMMs at least: Mixer-S/16 at batch 32 lost 8% with chunks of 1 or 2
-/// images (196 or 392 rows) and was unchanged with 4 (784 rows).
+/// images (196 or 392 rows) and was within noise with 4 (784 rows).
 inline constexpr int64_t kChunkMinimumRows = 768;
 
 /// ModelDesc::images_per_chunk for a lowered plan: as many images as fit the activation budget,
-/// but never fewer than give each GEMM kChunkMinimumRows rows.
+/// if that gives each GEMM at least kChunkMinimumRows rows; otherwise 0 (never chunk).
 int64_t imagesPerChunk(const KernelPlan &plan);
 
 } // namespace mixerc

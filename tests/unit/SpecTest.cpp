@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "spec/Spec.h"
 
 using mixerc::ModelSpec;
@@ -35,6 +37,20 @@ TEST(Spec, PaperConfigurationsParse) {
         << error;
     EXPECT_EQ(spec.name, name);
   }
+}
+
+TEST(Spec, EveryShippedSpecParsesUnderItsFileName) {
+  int count = 0;
+  for (const auto &entry : std::filesystem::directory_iterator(MIXERC_SPECS_DIR)) {
+    if (entry.path().extension() != ".toml")
+      continue;
+    ModelSpec spec;
+    std::string error;
+    EXPECT_TRUE(mixerc::parseSpecFile(entry.path().string(), &spec, &error)) << error;
+    EXPECT_EQ(spec.name, entry.path().stem().string());
+    ++count;
+  }
+  EXPECT_GE(count, 12); // 7 MLP-Mixers, 3 ConvMixers, 2 B-MLPs
 }
 
 TEST(Spec, B16ShapesAndFlops) {
