@@ -189,7 +189,8 @@ private:
     return {kind, index, {{inner, 1, false}, {middle, inner, false}, {1, middle * inner, true}}};
   }
 
-  /// A [batch, h, w, c] tensor viewed as 4-D (c, w, h, batch).
+  /// A rank-4 [batch, a, b, c] tensor viewed as 4-D (c, b, a, batch): a channels-last grid
+  /// [N, H, W, C], or an image batch [N, C, H, W].
   KernelArg grid(Value v) {
     auto shape = shapeOf(v);
     auto [kind, index] = slotOf(v);
@@ -255,14 +256,7 @@ private:
     sig.image_width = image[3];
     sig.patch = weight[2];
     allocate(op.getResult());
-    auto [kind, index] = slotOf(op.getImage());
-    KernelArg imageArg{kind,
-                       index,
-                       {{image[3], 1, false},
-                        {image[2], image[3], false},
-                        {image[1], image[2] * image[3], false},
-                        {1, image[1] * image[2] * image[3], true}}};
-    std::vector<KernelArg> args{imageArg, packed(op.getWeight(), sig.panel),
+    std::vector<KernelArg> args{grid(op.getImage()), packed(op.getWeight(), sig.panel),
                                 vectorParam(op.getBias())};
     addEpilogue(op, &sig, &args, &Lowering::rows);
     args.push_back(rows(op.getResult()));

@@ -31,8 +31,10 @@ int64_t gemmPanelWidth(int64_t n, const VectorMachine &machine) {
 // at batch 32: channel GEMMs 161-162 GFLOP/s (0.80 of the 202 GFLOP/s FMA peak; oneDNN 2.6 sgemm
 // 163 and 145 on the same shapes), token GEMMs ~124 (the GELU epilogue is ~10% of a K = 196
 // tile), patch embedding 161. Tried and not kept: K-blocking of the channel GEMMs in 256/384-deep
-// chunks (no faster), guarded instead of serial ragged column tiles (the B-MLP head went from
-// 1.6 to 2.2 ms). The AVX-512 template (6 x 4 zmm) follows PERFORMANCE.md and is not yet measured.
+// chunks (no faster). Zen 4 (AVX-512, 6 x 4 zmm), same day: ConvMixer-768/32's pointwise GEMMs at
+// 229 GFLOP/s (the FMA peak), B-MLP's 1024 x 4096 GEMMs at batch 64 at 209-216; 7 x 4 tiles
+// spilled and halved that. Guarded ragged column panels (now the kernel's choice) took B-MLP's
+// 1000-class head at batch 64 from 4.9 to 1.6 ms there, though they measured slower on Zen 3.
 GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorMachine &machine) {
   GemmSchedule s;
   s.panel = int(signature.panel ? signature.panel : gemmPanelWidth(signature.n, machine));
