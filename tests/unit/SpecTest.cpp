@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "spec/Spec.h"
 
@@ -99,10 +101,25 @@ TEST(Spec, NonSquareImage) {
   EXPECT_EQ(spec.targets, std::vector<std::string>{"host"});
 }
 
+/// One edit of a valid spec and the error it must give.
+struct BadEdit {
+  std::string replace, with, message;
+};
+
+/// Applies each edit to `valid` alone and expects parsing to fail with its message.
+void expectErrors(const std::string &valid, const std::vector<BadEdit> &edits) {
+  for (const BadEdit &e : edits) {
+    std::string text = valid;
+    text.replace(text.find(e.replace), e.replace.size(), e.with);
+    ModelSpec spec;
+    std::string error;
+    EXPECT_FALSE(parse(text, &spec, &error)) << e.with;
+    EXPECT_THAT(error, HasSubstr(e.message));
+  }
+}
+
 TEST(Spec, ErrorsNameLineAndKey) {
-  struct Case {
-    std::string replace, with, message;
-  } cases[] = {
+  expectErrors(kValid, {
       {"patch = 8", "patch = 5", "test.toml:6: model.patch: image size 32x48 is not divisible"},
       {"classes = 10", "classes = -1", "test.toml:11: model.classes: must be positive, got -1"},
       {"classes = 10", "classes = 1.5", "test.toml:11: model.classes: expected an integer"},
@@ -111,15 +128,7 @@ TEST(Spec, ErrorsNameLineAndKey) {
        "test.toml:10: model.channel_mlp: unknown key"}, // conv_mixer has no MLP widths
       {"name = \"m\"", "name = \"mixer\"", "test.toml:1: name: 'mixer' is reserved"},
       {"classes = 10", "classes = 10\nbogus = 1", "test.toml:12: model.bogus: unknown key"},
-  };
-  for (const Case &c : cases) {
-    std::string text = kValid;
-    text.replace(text.find(c.replace), c.replace.size(), c.with);
-    ModelSpec spec;
-    std::string error;
-    EXPECT_FALSE(parse(text, &spec, &error)) << c.with;
-    EXPECT_THAT(error, HasSubstr(c.message));
-  }
+  });
 }
 
 const char *kConvMixer = R"(name = "c"
@@ -156,9 +165,7 @@ TEST(Spec, ConvMixerKeys) {
   ASSERT_TRUE(parse(kConvMixer, &spec, &error)) << error;
   EXPECT_EQ(spec.tokens(), 10 * 14);
   EXPECT_EQ(spec.activation, mixerc::ConvActivation::Gelu);
-  struct Case {
-    std::string replace, with, message;
-  } cases[] = {
+  expectErrors(kConvMixer, {
       {"kernel = 3", "kernel = 0", "test.toml:8: model.kernel: must be positive, got 0"},
       {"patch = 3", "patch = -2", "test.toml:9: model.patch: must be positive, got -2"},
       {"patch = 3", "patch = 4", "test.toml:9: model.patch: image size 30x42 is not divisible"},
@@ -167,13 +174,7 @@ TEST(Spec, ConvMixerKeys) {
       {"kernel = 3", "kernel = 99", "test.toml:8: model.kernel: kernel 99 is wider than"},
       {"kernel = 3\n", "", "test.toml:3: model.kernel: missing (required)"},
       {"classes = 10", "classes = 10\ntoken_mlp = 3", "test.toml:11: model.token_mlp: unknown key"},
-  };
-  for (const Case &c : cases) {
-    std::string text = kConvMixer;
-    text.replace(text.find(c.replace), c.replace.size(), c.with);
-    EXPECT_FALSE(parse(text, &spec, &error)) << c.with;
-    EXPECT_THAT(error, HasSubstr(c.message));
-  }
+  });
 }
 
 TEST(Spec, BuildSection) {
