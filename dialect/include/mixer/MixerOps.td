@@ -222,4 +222,6 @@ def Mixer_GlobalAvgPoolOp : Mixer_ShapedOp<"global_avg_pool"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+include "mixer/MixerTrainingOps.td"
+
 #endif // MIXER_OPS

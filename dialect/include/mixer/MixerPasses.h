@@ -5,12 +5,14 @@
 #include <memory>
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mixer {
 
 std::unique_ptr<mlir::Pass> createInferShapesPass();
 std::unique_ptr<mlir::Pass> createFuseElementwisePass();
+std::unique_ptr<mlir::Pass> createGenerateGradientsPass();
 
 #define GEN_PASS_REGISTRATION
 #include "mixer/MixerPasses.h.inc"

@@ -29,4 +29,18 @@ def MixerFuseElementwise : Pass<"mixer-fuse-elementwise", "::mlir::func::FuncOp"
   let constructor = "::mixer::createFuseElementwisePass()";
 }
 
+def MixerGenerateGradients : Pass<"mixer-generate-gradients", "::mlir::ModuleOp"> {
+  let summary = "Differentiate each model function into a training function";
+  let description = [{
+    For every function `@F` returning logits, emits `@F_train(images, labels) -> loss` (marked
+    `mixer.train`): a copy of the forward graph, `mixer.softmax_cross_entropy` on its logits, and
+    the backward graph in reverse order, built from one gradient rule per forward op (dense,
+    patch_embed, layer_norm, gelu, add, global_avg_pool), ending in one `mixer.store_grad` per
+    parameter. Gradients meeting at a value are summed with `mixer.add`. Runs on shape-inferred,
+    unfused graphs; mixer-fuse-elementwise then fuses the forward half as it would for inference
+    (a dense whose output the backward pass also reads keeps its activation separate).
+  }];
+  let constructor = "::mixer::createGenerateGradientsPass()";
+}
+
 #endif // MIXER_PASSES

@@ -1,0 +1,51 @@
+// Graphs the gradient pass refuses, each with a diagnostic on the op at fault.
+// RUN: %mixer-opt %s --split-input-file --verify-diagnostics --mixer-generate-gradients
+
+func.func @fused(%x: tensor<?x8xf32>) -> tensor<?x3xf32> {
+  %w = mixer.param "head.weight" {init = "zeros"} : tensor<3x8xf32>
+  %b = mixer.param "head.bias" {init = "zeros"} : tensor<3xf32>
+  // expected-error @+1 {{has a fused epilogue; run mixer-generate-gradients before mixer-fuse-elementwise}}
+  %o = mixer.dense %x, %w, %b {dim = 1 : i64, activation = "gelu_erf"} : (tensor<?x8xf32>, tensor<3x8xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+  return %o : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @batch_norm(%x: tensor<?x2x2x3xf32>) -> tensor<?x3xf32> {
+  %g = mixer.param "bn.weight" {init = "ones"} : tensor<3xf32>
+  %b = mixer.param "bn.bias" {init = "zeros"} : tensor<3xf32>
+  %m = mixer.param "bn.running_mean" {init = "zeros"} : tensor<3xf32>
+  %v = mixer.param "bn.running_var" {init = "ones"} : tensor<3xf32>
+  // expected-error @+1 {{has no gradient rule yet: training supports mlp_mixer and bmlp models}}
+  %y = mixer.batch_norm %x, %g, %b, %m, %v : (tensor<?x2x2x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<?x2x2x3xf32>
+  %p = mixer.global_avg_pool %y : (tensor<?x2x2x3xf32>) -> tensor<?x3xf32>
+  return %p : tensor<?x3xf32>
+}
+
+// -----
+
+// expected-error @+1 {{run mixer-infer-shapes first: the logits must be ranked}}
+func.func @unranked(%x: tensor<?x8xf32>) -> tensor<*xf32> {
+  %w = mixer.param "head.weight" {init = "zeros"} : tensor<3x8xf32>
+  %b = mixer.param "head.bias" {init = "zeros"} : tensor<3xf32>
+  %o = mixer.dense %x, %w, %b {dim = 1 : i64} : (tensor<?x8xf32>, tensor<3x8xf32>, tensor<3xf32>) -> tensor<*xf32>
+  return %o : tensor<*xf32>
+}
+
+// -----
+
+func.func @bad_grad_shape(%p: tensor<?x8xf32>, %d: tensor<?x3xf32>) {
+  %w = mixer.param "head.weight" {init = "zeros"} : tensor<3x8xf32>
+  // expected-error @+1 {{result has shape 8x3 but its operands imply 3x8}}
+  %dw = mixer.dense_grad_weight %p, %d {dim = 1 : i64} : (tensor<?x8xf32>, tensor<?x3xf32>) -> tensor<8x3xf32>
+  return
+}
+
+// -----
+
+func.func @store_mismatch(%g: tensor<3xf32>) {
+  %w = mixer.param "head.weight" {init = "zeros"} : tensor<3x8xf32>
+  // expected-error @+1 {{gradient has shape 3 but the parameter is 3x8}}
+  mixer.store_grad %w, %g : tensor<3x8xf32>, tensor<3xf32>
+  return
+}
