@@ -155,8 +155,9 @@ int compileVerb(int argc, char **argv) {
     return usageError(error);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("mixerc: {}/lib{}.so and {}.h: {} kernels for {} steps, {} parameters, {:.1f} s\n",
+  fmt::print("mixerc: {}/lib{}.so and {}.h: {} kernels for {} steps{}, {} parameters, {:.1f} s\n",
              options.output_dir, spec.name, spec.name, plan.kernels.size(), plan.steps.size(),
+             plan.training ? fmt::format(" (training: {})", plan.train_steps.size()) : "",
              plan.params.size(), seconds);
   return 0;
 }

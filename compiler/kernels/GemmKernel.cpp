@@ -31,7 +31,7 @@ public:
 private:
   bool batched() const { return sig_.op == KernelOp::DenseTokens; }
 
-  /// out(n, m[, b]) = norm(act(sum_k A(k, m[, b]) * B(n, k[, b]) + bias)) [+ residual]
+  /// out(n, m[, b]) = norm(act(sum_k A(k, m[, b]) * B(n, k[, b]) [+ bias])) [+ residual]
   void defineAlgorithm() {
     const int64_t n = sig_.n, k = sig_.k;
     Func a("a"), bmat("b");
@@ -47,7 +47,7 @@ private:
       pinDim(input, 2, 0, k * n);
       a(kv_, m_, b_) = weight(kv_, m_);
       bmat(n_, kv_, b_) = input(n_, kv_, b_);
-      arguments_ = {weight, input, bias};
+      arguments_ = {weight, input};
       biasValue = bias(m_);
     } else {
       ImageParam packed(Float(32), 3, "packed_weight");
@@ -68,16 +68,21 @@ private:
         Expr py = s / int(w / p), px = s % int(w / p);
         Expr ci = kv_ / int(p * p), ky = (kv_ / int(p)) % int(p), kx = kv_ % int(p);
         a(kv_, m_) = image(px * int(p) + kx, py * int(p) + ky, ci, img);
-        arguments_ = {image, packed, bias};
+        arguments_ = {image, packed};
       } else {
         ImageParam input(Float(32), 2, "input");
         pinDim(input, 0, k, 1);
         pinDim(input, 1, 0, k);
         a(kv_, m_) = input(kv_, m_);
-        arguments_ = {input, packed, bias};
+        arguments_ = {input, packed};
       }
       biasValue = bias(n_);
     }
+    // The backward pass's products (dx = dy W) have no bias.
+    if (sig_.bias)
+      arguments_.push_back(bias);
+    else
+      biasValue = 0.0f;
     a_ = a;
 
     std::vector<Var> vars = outVars();

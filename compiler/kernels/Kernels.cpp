@@ -26,6 +26,14 @@ BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &
     return buildLayerNormKernel(signature, target);
   case KernelOp::GlobalAvgPool:
     return buildPoolKernel(signature, target);
+  case KernelOp::WeightGradChannels:
+  case KernelOp::WeightGradPatches:
+  case KernelOp::WeightGradTokens:
+  case KernelOp::BiasGradChannels:
+  case KernelOp::BiasGradTokens:
+    return buildWeightGradKernel(signature, target);
+  default:
+    return buildTrainingKernel(signature, target);
   }
   return buildLayerNormKernel(signature, target);
 }

@@ -24,6 +24,8 @@ BuiltKernel buildGemmKernel(const KernelSignature &signature, const Halide::Targ
 BuiltKernel buildDepthwiseKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildLayerNormKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildPoolKernel(const KernelSignature &signature, const Halide::Target &target);
+BuiltKernel buildWeightGradKernel(const KernelSignature &signature, const Halide::Target &target);
+BuiltKernel buildTrainingKernel(const KernelSignature &signature, const Halide::Target &target);
 
 /// The vector shape of a Halide target, for the schedule templates.
 VectorMachine vectorMachine(const Halide::Target &target);

@@ -30,6 +30,8 @@ OwningOpRef<ModuleOp> buildOptimised(const ModelSpec &spec, MLIRContext &context
   OwningOpRef<ModuleOp> module = lowerSpecToMixer(spec, context);
   PassManager pm(&context);
   pm.addNestedPass<func::FuncOp>(mixer::createInferShapesPass());
+  if (spec.training)
+    pm.addPass(mixer::createGenerateGradientsPass());
   pm.addNestedPass<func::FuncOp>(mixer::createFuseElementwisePass());
   if (failed(pm.run(*module)) || failed(verify(*module)))
     return nullptr;
@@ -62,10 +64,23 @@ bool planModel(const ModelSpec &spec, const VectorMachine &machine, KernelPlan *
     diagnostics << d.getLocation() << ": " << d << "\n";
     return success();
   });
-  auto function = *module->getOps<func::FuncOp>().begin();
-  if (failed(lowerMixerToKernels(function, machine, plan)))
-    return false;
+  // The inference function first: the training function reuses its parameters and kernels.
+  for (bool training : {false, true})
+    for (func::FuncOp function : module->getOps<func::FuncOp>())
+      if (function->hasAttr("mixer.train") == training &&
+          failed(lowerMixerToKernels(function, machine, plan)))
+        return false;
   plan->images_per_chunk = imagesPerChunk(*plan);
+  if (spec.training) {
+    plan->training = true;
+    KernelSignature adamw, sgd;
+    adamw.op = KernelOp::AdamW;
+    sgd.op = KernelOp::SgdMomentum;
+    plan->adamw_kernel = int(plan->kernels.size());
+    plan->kernels.push_back(adamw);
+    plan->sgd_kernel = int(plan->kernels.size());
+    plan->kernels.push_back(sgd);
+  }
   return true;
 }
 

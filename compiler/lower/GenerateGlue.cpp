@@ -14,6 +14,9 @@ const char *slotKindName(SlotKind kind) {
   case SlotKind::Input: return "Input";
   case SlotKind::Output: return "Output";
   case SlotKind::Activation: return "Activation";
+  case SlotKind::Grad: return "Grad";
+  case SlotKind::Labels: return "Labels";
+  case SlotKind::Hyper: return "Hyper";
   }
   return "?";
 }
@@ -25,6 +28,30 @@ const char *initKindName(const std::string &init) {
   if (init == "lecun_normal") return "LecunNormal";
   if (init == "uniform_fan_in") return "UniformFanIn";
   return "Normal";
+}
+
+/// The ArgDesc arrays and the StepDesc table `name` of one step sequence.
+std::string stepTable(const KernelPlan &plan, const std::vector<PlanStep> &steps,
+                      const std::string &name) {
+  std::string out;
+  for (size_t s = 0; s < steps.size(); ++s) {
+    out += fmt::format("static const ArgDesc {}{}Args[] = {{\n", name, s);
+    for (const KernelArg &a : steps[s].args) {
+      std::string dims;
+      for (const BufferDim &d : a.dims)
+        dims += fmt::format("{{{}, {}, {}}}, ", d.extent, d.stride, d.batch_scaled);
+      out += fmt::format("  {{SlotKind::{}, {}, {}, {{{}}}}},\n", slotKindName(a.kind), a.index,
+                         a.dims.size(), dims);
+    }
+    out += "};\n";
+  }
+  out += fmt::format("\nstatic const StepDesc {}[] = {{\n", name);
+  for (size_t s = 0; s < steps.size(); ++s)
+    out += fmt::format("  {{{}, \"{}\", {}, {}{}Args, {:.17g}}},\n", steps[s].kernel,
+                       steps[s].label, steps[s].args.size(), name, s,
+                       plan.kernels[size_t(steps[s].kernel)].flopsPerImage());
+  out += "};\n\n";
+  return out;
 }
 
 } // namespace
@@ -80,7 +107,7 @@ MIXER_API mixer_status {n}_infer({n}_model *model, const float *images, int64_t 
 MIXER_API mixer_status {n}_profile({n}_model *model, const float *images, int64_t batch,
                                   float *logits, mixer_step_profile *steps, int32_t capacity,
                                   int32_t *num_steps);
-
+{train}
 #ifdef __cplusplus
 }}
 #endif
@@ -89,7 +116,18 @@ MIXER_API mixer_status {n}_profile({n}_model *model, const float *images, int64_
                      fmt::arg("n", n), fmt::arg("family", plan.family),
                      fmt::arg("c", plan.image_channels), fmt::arg("h", plan.image_height),
                      fmt::arg("w", plan.image_width), fmt::arg("k", plan.classes),
-                     fmt::arg("guard", "MIXERC_GENERATED_" + n + "_H"));
+                     fmt::arg("guard", "MIXERC_GENERATED_" + n + "_H"),
+                     fmt::arg("train", plan.training ? fmt::format(R"(
+/** One training step on a batch: forward, softmax cross-entropy (mean over the batch), backward,
+ * and one optimizer update of every parameter (opts: optimizer, this step's learning rate, ...;
+ * NULL = mixer_train_options_init's defaults). BatchNorm-free families only. labels: batch class
+ * indices in [0, {k}). *loss_out (if not NULL) receives the batch's mean loss before the update.
+ * The optimizer state (moments and step count) lives in the model and is saved and loaded with
+ * the weights as optimizer.* tensors, so a resumed run continues exactly. */
+MIXER_API mixer_status {n}_train_step({n}_model *model, const float *images,
+                                     const int32_t *labels, int64_t batch,
+                                     const mixer_train_options *opts, float *loss_out);
+)", fmt::arg("n", n), fmt::arg("k", plan.classes)) : std::string()));
 }
 
 std::string generateGlue(const KernelPlan &plan) {
@@ -112,15 +150,15 @@ std::string generateGlue(const KernelPlan &plan) {
     }
     numParameters += count;
     out += fmt::format("  {{\"{}\", {}, {{{}}}, InitKind::{}, float({:.9g}), {}, {}, "
-                       "ElementType::{}}},\n",
+                       "ElementType::{}, {}}},\n",
                        p.name, p.shape.size(), shape, initKindName(p.init), p.std, p.fan_in,
-                       p.fan_out, p.counter ? "I64" : "F32");
+                       p.fan_out, p.counter ? "I64" : "F32", p.trainable);
   }
   out += "};\n\nstatic const PackDesc kPacks[] = {\n";
   for (const PlanPack &p : plan.packs)
-    out += fmt::format("  {{{}, {}}},\n", p.param, p.panel);
+    out += fmt::format("  {{{}, {}, {}}},\n", p.param, p.panel, p.transposed);
   if (plan.packs.empty())
-    out += "  {0, 0},\n";
+    out += "  {0, 0, false},\n";
   out += "};\n\nstatic const int64_t kActivations[] = {";
   for (int64_t e : plan.activation_elems)
     out += fmt::format("{}, ", e);
@@ -130,29 +168,25 @@ std::string generateGlue(const KernelPlan &plan) {
   for (size_t i = 0; i < plan.kernels.size(); ++i)
     out += fmt::format("  {{\"{}\", {}_argv}},\n", plan.kernels[i].key(), kernelSymbol(plan, i));
   out += "};\n\n";
-  for (size_t s = 0; s < plan.steps.size(); ++s) {
-    out += fmt::format("static const ArgDesc kStep{}Args[] = {{\n", s);
-    for (const KernelArg &a : plan.steps[s].args) {
-      std::string dims;
-      for (const BufferDim &d : a.dims)
-        dims += fmt::format("{{{}, {}, {}}}, ", d.extent, d.stride, d.batch_scaled);
-      out += fmt::format("  {{SlotKind::{}, {}, {}, {{{}}}}},\n", slotKindName(a.kind), a.index,
-                         a.dims.size(), dims);
-    }
-    out += "};\n";
+  out += stepTable(plan, plan.steps, "kSteps");
+  std::string train = "nullptr";
+  if (plan.training) {
+    out += stepTable(plan, plan.train_steps, "kTrainSteps");
+    out += "static const int64_t kTrainActivations[] = {";
+    for (int64_t e : plan.train_activation_elems)
+      out += fmt::format("{}, ", e);
+    out += fmt::format("}};\n\nstatic const TrainDesc kTrain = {{kTrainActivations, {}, "
+                       "kTrainSteps, {}, {}, {}}};\n\n",
+                       plan.train_activation_elems.size(), plan.train_steps.size(),
+                       plan.adamw_kernel, plan.sgd_kernel);
+    train = "&kTrain";
   }
-  out += "\nstatic const StepDesc kSteps[] = {\n";
-  for (size_t s = 0; s < plan.steps.size(); ++s)
-    out += fmt::format("  {{{}, \"{}\", {}, kStep{}Args, {:.17g}}},\n", plan.steps[s].kernel,
-                       plan.steps[s].label, plan.steps[s].args.size(), s,
-                       plan.kernels[size_t(plan.steps[s].kernel)].flopsPerImage());
-  out += "};\n\n";
   out += fmt::format(
       R"(static const ModelDesc kModel = {{
   MIXER_ABI_VERSION, "{n}",
   kParams, {np}, kPacks, {npk}, kActivations, {na},
   kKernels, {nk}, kSteps, {ns},
-  {{{c}, {h}, {w}}}, {k}, {flops:.17g}, {chunk},
+  {{{c}, {h}, {w}}}, {k}, {flops:.17g}, {chunk}, {train},
 }};
 
 static const mixer_model_info kInfo = {{MIXER_ABI_VERSION, "{n}", "{family}", {c}, {h}, {w}, {k},
@@ -197,7 +231,17 @@ mixer_status {n}_profile({n}_model *model, const float *images, int64_t batch, f
       fmt::arg("h", plan.image_height), fmt::arg("w", plan.image_width),
       fmt::arg("k", plan.classes), fmt::arg("flops", plan.flops_per_image),
       fmt::arg("family", plan.family), fmt::arg("params", numParameters),
-      fmt::arg("chunk", plan.images_per_chunk));
+      fmt::arg("chunk", plan.images_per_chunk), fmt::arg("train", train));
+  if (plan.training)
+    out += fmt::format(R"(
+extern "C" mixer_status {n}_train_step({n}_model *model, const float *images,
+                                       const int32_t *labels, int64_t batch,
+                                       const mixer_train_options *opts, float *loss_out) {{
+  clear_error();
+  return train_step(reinterpret_cast<Model *>(model), images, labels, batch, opts, loss_out);
+}}
+)",
+                       fmt::arg("n", n));
   return out;
 }
 

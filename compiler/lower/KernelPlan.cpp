@@ -31,6 +31,20 @@ std::string KernelSignature::opName() const {
   case KernelOp::PatchEmbed: return "patch_embed";
   case KernelOp::DepthwiseConv: return "depthwise_conv";
   case KernelOp::GlobalAvgPool: return "global_avg_pool";
+  case KernelOp::WeightGradChannels: return "weight_grad_channels";
+  case KernelOp::WeightGradPatches: return "weight_grad_patches";
+  case KernelOp::WeightGradTokens: return "weight_grad_tokens";
+  case KernelOp::BiasGradChannels: return "bias_grad_channels";
+  case KernelOp::BiasGradTokens: return "bias_grad_tokens";
+  case KernelOp::LayerNormGrad: return "layer_norm_grad";
+  case KernelOp::LayerNormParamGrad: return "layer_norm_param_grad";
+  case KernelOp::Gelu: return "gelu";
+  case KernelOp::GeluGrad: return "gelu_grad";
+  case KernelOp::Add: return "add";
+  case KernelOp::GlobalAvgPoolGrad: return "global_avg_pool_grad";
+  case KernelOp::SoftmaxCrossEntropy: return "softmax_cross_entropy";
+  case KernelOp::AdamW: return "adamw";
+  case KernelOp::SgdMomentum: return "sgd_momentum";
   }
   return "?";
 }
@@ -49,8 +63,30 @@ std::string KernelSignature::key() const {
                        kernel_size, epilogueName(*this));
   case KernelOp::DenseTokens:
   case KernelOp::DenseChannels:
-    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}/f32", opName(), n, m, k, rows_per_image,
-                       panel, epilogueName(*this));
+    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}{}/f32", opName(), n, m, k, rows_per_image,
+                       panel, bias ? "" : "nobias+", epilogueName(*this));
+  case KernelOp::WeightGradChannels:
+  case KernelOp::WeightGradTokens:
+  case KernelOp::BiasGradChannels:
+  case KernelOp::BiasGradTokens:
+    return fmt::format("{}/n{}_m{}_k{}/f32", opName(), n, m, k);
+  case KernelOp::WeightGradPatches:
+    return fmt::format("{}/img{}x{}x{}_p{}_n{}/f32", opName(), image_channels, image_height,
+                       image_width, patch, n);
+  case KernelOp::LayerNormGrad:
+  case KernelOp::LayerNormParamGrad:
+    return fmt::format("{}/c{}/eps{:g}/f32", opName(), n, epsilon);
+  case KernelOp::Gelu:
+  case KernelOp::GeluGrad:
+    return fmt::format("{}/{}/f32", opName(), activationName(activation));
+  case KernelOp::Add:
+  case KernelOp::AdamW:
+  case KernelOp::SgdMomentum:
+    return fmt::format("{}/f32", opName());
+  case KernelOp::GlobalAvgPoolGrad:
+    return fmt::format("{}/c{}_s{}/f32", opName(), n, m);
+  case KernelOp::SoftmaxCrossEntropy:
+    return fmt::format("{}/k{}/f32", opName(), n);
   }
   return "?";
 }
@@ -64,22 +100,28 @@ double KernelSignature::flopsPerImage() const {
     return 2.0 * double(m) * double(n) * double(k);
   case KernelOp::DepthwiseConv:
     return 2.0 * double(image_height * image_width) * double(n) * double(kernel_size * kernel_size);
-  case KernelOp::LayerNorm:
-  case KernelOp::GlobalAvgPool:
-    return 0.0;
+  case KernelOp::WeightGradChannels:
+    return 2.0 * double(rows_per_image) * double(n) * double(k);
+  case KernelOp::WeightGradPatches:
+    return 2.0 * double(image_height / patch) * double(image_width / patch) * double(n) *
+           double(image_channels * patch * patch);
+  case KernelOp::WeightGradTokens:
+    return 2.0 * double(m) * double(n) * double(k);
+  default:
+    return 0.0; // memory-bound kernels
   }
-  return 0.0;
 }
 
 namespace {
 std::string argString(const KernelArg &arg) {
-  static const char *kinds[] = {"param", "packed", "input", "output", "act"};
+  static const char *kinds[] = {"param", "packed", "input", "output", "act", "grad", "labels", "hyper"};
   std::string dims;
   for (const BufferDim &d : arg.dims)
     dims += fmt::format("{}{}{}:{}", dims.empty() ? "" : " ", d.extent, d.batch_scaled ? "*N" : "",
                         d.stride);
   return fmt::format("{}{}[{}]", kinds[int(arg.kind)],
-                     arg.kind == SlotKind::Input || arg.kind == SlotKind::Output
+                     arg.kind == SlotKind::Input || arg.kind == SlotKind::Output ||
+                             arg.kind == SlotKind::Labels || arg.kind == SlotKind::Hyper
                          ? std::string()
                          : std::to_string(arg.index),
                      dims);
@@ -92,11 +134,19 @@ std::string KernelPlan::str() const {
       family, params.size(), packs.size(), activation_elems.size(), images_per_chunk);
   for (size_t i = 0; i < kernels.size(); ++i)
     out += fmt::format("kernel {}: {}\n", i, kernels[i].key());
-  for (const PlanStep &step : steps) {
-    out += fmt::format("step {} k{}:", step.label, step.kernel);
-    for (const KernelArg &arg : step.args)
-      out += " " + argString(arg);
-    out += "\n";
+  auto listSteps = [&](const std::vector<PlanStep> &list, const char *prefix) {
+    for (const PlanStep &step : list) {
+      out += fmt::format("{}step {} k{}:", prefix, step.label, step.kernel);
+      for (const KernelArg &arg : step.args)
+        out += " " + argString(arg);
+      out += "\n";
+    }
+  };
+  listSteps(steps, "");
+  if (training) {
+    out += fmt::format("training: {} activation slots, optimizers k{} (adamw) k{} (sgd)\n",
+                       train_activation_elems.size(), adamw_kernel, sgd_kernel);
+    listSteps(train_steps, "train ");
   }
   return out;
 }

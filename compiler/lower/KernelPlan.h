@@ -15,9 +15,30 @@ enum class KernelOp {
   DenseTokens,
   PatchEmbed,
   DepthwiseConv,
-  GlobalAvgPool
+  GlobalAvgPool,
+  // Training (kernels/TrainingKernels.cpp, kernels/WeightGradKernel.cpp).
+  WeightGradChannels, ///< dW[n][k] = sum_rows dy[row][n] x[row][k]
+  WeightGradPatches,  ///< the same over the image's patches (the patch embedding's weight)
+  WeightGradTokens,   ///< dW[m][k] = sum_{b,c} dy[b][m][c] x[b][k][c]
+  BiasGradChannels,   ///< db[n] = sum_rows dy[row][n]
+  BiasGradTokens,     ///< db[m] = sum_{b,c} dy[b][m][c]
+  LayerNormGrad,
+  LayerNormParamGrad,
+  Gelu,
+  GeluGrad,
+  Add,
+  GlobalAvgPoolGrad,
+  SoftmaxCrossEntropy,
+  AdamW,
+  SgdMomentum
 };
 enum class Activation { None, GeluErf, GeluTanh, Relu };
+
+/// Lengths of the run-time hyper-parameter vectors of the training kernels; the runtime fills
+/// them in the order kernels/TrainingKernels.cpp documents (runtime/src/train.cpp).
+inline constexpr int64_t kLossHyperParameters = 1; ///< label smoothing
+inline constexpr int64_t kAdamWHyperParameters = 7;
+inline constexpr int64_t kSgdHyperParameters = 3;
 
 /// What identifies a compiled kernel: two ops with equal signatures share one kernel, and the
 /// tuning database keys its records by `key()`.
@@ -37,6 +58,7 @@ struct KernelSignature {
   /// PatchEmbed: the image; DepthwiseConv: n is the channels, the grid image_height x image_width.
   int64_t image_channels = 0, image_height = 0, image_width = 0, patch = 0;
   int64_t kernel_size = 0; ///< DepthwiseConv
+  bool bias = true; ///< GEMM-like ops: false for the transposed products of the backward pass
 
   std::string key() const;
   std::string opName() const;
@@ -44,7 +66,9 @@ struct KernelSignature {
   double flopsPerImage() const;
 };
 
-enum class SlotKind { Param, Packed, Input, Output, Activation };
+/// Grad: a parameter's gradient (index: the parameter); Labels: the train step's int32 labels;
+/// Hyper: the run-time hyper-parameters of a training kernel (label smoothing, learning rate...).
+enum class SlotKind { Param, Packed, Input, Output, Activation, Grad, Labels, Hyper };
 
 struct BufferDim {
   int64_t extent;
@@ -71,11 +95,14 @@ struct PlanParam {
   double std = 0;
   int64_t fan_in = 0, fan_out = 0;
   bool counter = false; ///< an i64 counter (BatchNorm's num_batches_tracked), not f32 weights
+  bool trainable = false; ///< the training function stores a gradient for it
 };
 
 struct PlanPack {
   int param;
   int64_t panel;
+  /// Packs W's transpose (as [K...][N]): the weight of the backward GEMM dx = dy W.
+  bool transposed = false;
 };
 
 struct KernelPlan {
@@ -88,6 +115,13 @@ struct KernelPlan {
   int64_t image_channels = 0, image_height = 0, image_width = 0, classes = 0;
   double flops_per_image = 0;
   int64_t images_per_chunk = 0; ///< see ModelDesc::images_per_chunk; 0: never chunk
+
+  /// Training (spec `training = true`): forward, loss and backward as one step sequence with its
+  /// own activation slots, and the fused optimizer kernels over the trainable parameters.
+  bool training = false;
+  std::vector<int64_t> train_activation_elems;
+  std::vector<PlanStep> train_steps;
+  int adamw_kernel = -1, sgd_kernel = -1;
 
   /// A readable listing of kernels, steps and buffers (mixerc compile --emit plan).
   std::string str() const;

@@ -41,7 +41,19 @@ std::pair<int64_t, int64_t> fans(ArrayRef<int64_t> shape) {
 class Lowering {
 public:
   Lowering(func::FuncOp function, const VectorMachine &machine, KernelPlan *plan)
-      : function_(function), machine_(machine), plan_(plan) {}
+      : function_(function), machine_(machine), plan_(plan),
+        training_(function->hasAttr("mixer.train")),
+        activationElems_(training_ ? &plan->train_activation_elems : &plan->activation_elems),
+        steps_(training_ ? &plan->train_steps : &plan->steps) {
+    // A second function (training after inference) shares the first one's parameters, packed
+    // weights and kernels.
+    for (size_t i = 0; i < plan->params.size(); ++i)
+      paramsByName_[plan->params[i].name] = int(i);
+    for (size_t i = 0; i < plan->packs.size(); ++i)
+      packs_[{plan->packs[i].param, plan->packs[i].panel, plan->packs[i].transposed}] = int(i);
+    for (size_t i = 0; i < plan->kernels.size(); ++i)
+      kernels_[plan->kernels[i].key()] = int(i);
+  }
 
   LogicalResult run() {
     Block &body = function_.getBody().front();
@@ -49,17 +61,22 @@ public:
     for (Operation &op : body) {
       if (auto flatten = dyn_cast<mixer::FlattenOp>(op))
         views_[flatten.getResult()] = storage(flatten.getInput());
+      if (auto store = dyn_cast<mixer::StoreGradOp>(op))
+        gradOf_[store.getGrad()] = store.getParam();
       for (Value operand : op.getOperands())
         lastUse_[storage(operand)] = position;
       ++position;
     }
     returned_ = body.getTerminator()->getOperand(0);
     input_ = function_.getArgument(0);
+    if (training_)
+      labels_ = function_.getArgument(1);
     auto image = shapeOf(input_);
     plan_->image_channels = image[1];
     plan_->image_height = image[2];
     plan_->image_width = image[3];
-    plan_->classes = shapeOf(returned_).back();
+    if (!training_)
+      plan_->classes = shapeOf(returned_).back();
 
     position = 0;
     for (Operation &op : body) {
@@ -71,6 +88,18 @@ public:
               .Case<mixer::DenseOp>([&](auto p) { return lowerDense(p); })
               .Case<mixer::DepthwiseConv2dOp>([&](auto p) { return lowerDepthwise(p); })
               .Case<mixer::GlobalAvgPoolOp>([&](auto p) { return lowerPool(p); })
+              .Case<mixer::SoftmaxCrossEntropyOp>([&](auto p) { return lowerLoss(p); })
+              .Case<mixer::DenseGradInputOp>([&](auto p) { return lowerDenseGradInput(p); })
+              .Case<mixer::DenseGradWeightOp>([&](auto p) { return lowerDenseGradWeight(p); })
+              .Case<mixer::BiasGradOp>([&](auto p) { return lowerBiasGrad(p); })
+              .Case<mixer::PatchEmbedGradWeightOp>([&](auto p) { return lowerPatchGrad(p); })
+              .Case<mixer::LayerNormGradOp>([&](auto p) { return lowerLayerNormGrad(p); })
+              .Case<mixer::LayerNormParamGradOp>([&](auto p) { return lowerLayerNormParams(p); })
+              .Case<mixer::GeluOp>([&](auto p) { return lowerGelu(p); })
+              .Case<mixer::GeluGradOp>([&](auto p) { return lowerGeluGrad(p); })
+              .Case<mixer::AddOp>([&](auto p) { return lowerAdd(p); })
+              .Case<mixer::GlobalAvgPoolGradOp>([&](auto p) { return lowerPoolGrad(p); })
+              .Case<mixer::StoreGradOp>([&](auto) { return success(); }) // its producer wrote it
               .Case<mixer::FlattenOp>([&](auto) { return success(); }) // a view: no kernel
               .Case<func::ReturnOp>([&](auto) { return success(); })
               .Default([](Operation *other) {
@@ -92,6 +121,14 @@ private:
   // --- parameters and packed weights -------------------------------------------------------
 
   LogicalResult lowerParam(mixer::ParamOp op) {
+    // The training function reads the parameters the inference function declared.
+    auto known = paramsByName_.find(op.getName().str());
+    if (known != paramsByName_.end()) {
+      params_[op.getResult()] = known->second;
+      if (training_ && gradOfParam(op.getResult()))
+        plan_->params[size_t(known->second)].trainable = true;
+      return success();
+    }
     PlanParam param;
     param.name = op.getName().str();
     auto shape = op.getResult().getType().getShape();
@@ -103,23 +140,35 @@ private:
     if (op.getFanIn())
       param.fan_in = int64_t(*op.getFanIn());
     params_[op.getResult()] = int(plan_->params.size());
+    paramsByName_[param.name] = int(plan_->params.size());
+    param.trainable = training_ && gradOfParam(op.getResult());
     plan_->params.push_back(std::move(param));
     return success();
+  }
+
+  /// Whether the training function stores a gradient for this parameter.
+  bool gradOfParam(Value param) {
+    for (auto &[grad, p] : gradOf_)
+      if (p == param)
+        return true;
+    return false;
   }
 
   int paramIndex(Value v) { return params_.lookup(v); }
 
   /// The packed-panel copy of a [N][K...] weight, made once however many kernels read it.
-  KernelArg packed(Value weight, int64_t panel) {
+  KernelArg packed(Value weight, int64_t panel, bool transposed = false) {
     int param = paramIndex(weight);
-    auto key = std::make_pair(param, panel);
+    auto key = std::make_tuple(param, panel, transposed);
     auto it = packs_.find(key);
     if (it == packs_.end()) {
       it = packs_.emplace(key, int(plan_->packs.size())).first;
-      plan_->packs.push_back({param, panel});
+      plan_->packs.push_back({param, panel, transposed});
     }
     auto shape = shapeOf(weight);
     int64_t n = shape[0], k = product(shape.drop_front());
+    if (transposed)
+      std::swap(n, k);
     int64_t panels = (n + panel - 1) / panel;
     return {SlotKind::Packed, it->second,
             {{panel, 1, false}, {k, panel, false}, {panels, k * panel, false}}};
@@ -144,6 +193,10 @@ private:
       return {SlotKind::Input, 0};
     if (v == returned_)
       return {SlotKind::Output, 0};
+    if (v == labels_)
+      return {SlotKind::Labels, 0};
+    if (auto grad = gradOf_.find(v); grad != gradOf_.end())
+      return {SlotKind::Grad, paramIndex(grad->second)};
     auto it = activations_.find(v);
     assert(it != activations_.end() && "a value is read after its slot was released");
     return {SlotKind::Activation, it->second};
@@ -152,17 +205,17 @@ private:
   /// Gives `result` a slot before the op's operands are released, so no kernel writes a buffer it
   /// reads (the GEMM schedules recompute overlapping tail tiles and rely on that).
   void allocate(Value result) {
-    if (result == returned_)
+    if (result == returned_ || gradOf_.count(result))
       return;
     int64_t elems = product(shapeOf(result).drop_front());
     for (auto it = free_.begin(); it != free_.end(); ++it)
-      if (plan_->activation_elems[size_t(*it)] == elems) {
+      if ((*activationElems_)[size_t(*it)] == elems) {
         activations_[result] = *it;
         free_.erase(it);
         return;
       }
-    activations_[result] = int(plan_->activation_elems.size());
-    plan_->activation_elems.push_back(elems);
+    activations_[result] = int(activationElems_->size());
+    activationElems_->push_back(elems);
   }
 
   void release(Value v) {
@@ -179,6 +232,20 @@ private:
     int64_t width = shape.back(), perImage = product(shape.drop_front().drop_back());
     auto [kind, index] = slotOf(v);
     return {kind, index, {{width, 1, false}, {perImage, width, true}}};
+  }
+
+  /// A [batch, ...] tensor viewed as 1-D: all its elements (elementwise kernels).
+  KernelArg flat(Value v) {
+    auto [kind, index] = slotOf(v);
+    return {kind, index, {{product(shapeOf(v).drop_front()), 1, true}}};
+  }
+
+  /// A parameter-shaped gradient [rows][width] (a vector when rows is 1) in Halide order.
+  KernelArg matrix(Value v, int64_t rowCount, int64_t width) {
+    auto [kind, index] = slotOf(v);
+    if (rowCount == 1)
+      return {kind, index, {{width, 1, false}}};
+    return {kind, index, {{width, 1, false}, {rowCount, width, false}}};
   }
 
   /// A [batch, a..., b] tensor viewed as 3-D (b, product(a...), batch).
@@ -238,8 +305,8 @@ private:
     std::string label;
     if (auto name = dyn_cast<NameLoc>(op->getLoc()))
       label = name.getName().str();
-    plan_->steps.push_back({it->second, label.empty() ? op->getName().getStringRef().str() : label,
-                            std::move(args)});
+    steps_->push_back({it->second, label.empty() ? op->getName().getStringRef().str() : label,
+                       std::move(args)});
     return success();
   }
 
@@ -324,6 +391,171 @@ private:
     return addStep(op, sig, std::move(args));
   }
 
+  // --- the training function's ops -----------------------------------------------------------
+
+  LogicalResult lowerLoss(mixer::SoftmaxCrossEntropyOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::SoftmaxCrossEntropy;
+    sig.n = shapeOf(op.getLogits()).back();
+    plan_->classes = sig.n;
+    allocate(op.getGrad());
+    allocate(op.getLoss());
+    return addStep(op, sig,
+                   {rows(op.getLogits()), {SlotKind::Labels, 0, {{1, 1, true}}},
+                    {SlotKind::Hyper, 0, {{kLossHyperParameters, 1, false}}}, rows(op.getGrad()),
+                    flat(op.getLoss())});
+  }
+
+  /// dx = dy W along `dim`: the forward GEMM kernels without a bias, reading W transposed.
+  LogicalResult lowerDenseGradInput(mixer::DenseGradInputOp op) {
+    auto grad = shapeOf(op.getGrad()), weight = shapeOf(op.getWeight());
+    int64_t rank = int64_t(grad.size()), dim = op.getDim();
+    KernelSignature sig;
+    sig.bias = false;
+    allocate(op.getResult());
+    std::vector<KernelArg> args;
+    if (dim == rank - 1) {
+      sig.op = KernelOp::DenseChannels;
+      sig.n = product(weight.drop_front());
+      sig.k = weight[0];
+      sig.rows_per_image = product(grad.drop_front().drop_back());
+      sig.panel = gemmPanelWidth(sig.n, machine_);
+      args = {rows(op.getGrad()), packed(op.getWeight(), sig.panel, /*transposed=*/true),
+              rows(op.getResult())};
+    } else if (dim == 1 && rank == 3) {
+      // W [M][K] packed in one panel of M columns is W^T, row-major [K][M]: the token kernel's
+      // weight for out[k] = sum_m W[m][k] dy[m].
+      sig.op = KernelOp::DenseTokens;
+      sig.n = grad[2];
+      sig.m = weight[1];
+      sig.k = weight[0];
+      KernelArg transposed = packed(op.getWeight(), weight[0]);
+      transposed.dims = {{weight[0], 1, false}, {weight[1], weight[0], false}};
+      args = {transposed, cube(op.getGrad()), cube(op.getResult())};
+    } else {
+      return op.emitOpError() << "along dim " << dim << " of a rank-" << rank
+                              << " tensor has no kernel";
+    }
+    return addStep(op, sig, std::move(args));
+  }
+
+  LogicalResult lowerDenseGradWeight(mixer::DenseGradWeightOp op) {
+    auto input = shapeOf(op.getInput()), grad = shapeOf(op.getGrad());
+    int64_t rank = int64_t(input.size()), dim = op.getDim();
+    KernelSignature sig;
+    if (dim == rank - 1) {
+      sig.op = KernelOp::WeightGradChannels;
+      sig.n = grad.back();
+      sig.k = input.back();
+      sig.rows_per_image = product(input.drop_front().drop_back());
+      return addStep(op, sig,
+                     {rows(op.getInput()), rows(op.getGrad()),
+                      matrix(op.getResult(), sig.n, sig.k)});
+    }
+    if (dim == 1 && rank == 3) {
+      sig.op = KernelOp::WeightGradTokens;
+      sig.n = input[2];
+      sig.m = grad[1];
+      sig.k = input[1];
+      return addStep(op, sig,
+                     {cube(op.getInput()), cube(op.getGrad()),
+                      matrix(op.getResult(), sig.m, sig.k)});
+    }
+    return op.emitOpError() << "along dim " << dim << " of a rank-" << rank
+                            << " tensor has no kernel";
+  }
+
+  LogicalResult lowerBiasGrad(mixer::BiasGradOp op) {
+    auto grad = shapeOf(op.getGrad());
+    int64_t rank = int64_t(grad.size()), dim = op.getDim();
+    KernelSignature sig;
+    if (dim == rank - 1) {
+      sig.op = KernelOp::BiasGradChannels;
+      sig.n = grad.back();
+      return addStep(op, sig, {rows(op.getGrad()), matrix(op.getResult(), 1, sig.n)});
+    }
+    if (dim == 1 && rank == 3) {
+      sig.op = KernelOp::BiasGradTokens;
+      sig.n = grad[2];
+      sig.m = grad[1];
+      return addStep(op, sig, {cube(op.getGrad()), matrix(op.getResult(), 1, sig.m)});
+    }
+    return op.emitOpError() << "along dim " << dim << " of a rank-" << rank
+                            << " tensor has no kernel";
+  }
+
+  LogicalResult lowerPatchGrad(mixer::PatchEmbedGradWeightOp op) {
+    auto image = shapeOf(op.getImage()), weight = shapeOf(op.getResult());
+    KernelSignature sig;
+    sig.op = KernelOp::WeightGradPatches;
+    sig.n = weight[0];
+    sig.k = product(weight.drop_front());
+    sig.image_channels = image[1];
+    sig.image_height = image[2];
+    sig.image_width = image[3];
+    sig.patch = weight[2];
+    return addStep(op, sig,
+                   {grid(op.getImage()), rows(op.getGrad()), matrix(op.getResult(), sig.n, sig.k)});
+  }
+
+  LogicalResult lowerLayerNormGrad(mixer::LayerNormGradOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::LayerNormGrad;
+    sig.n = shapeOf(op.getInput()).back();
+    sig.epsilon = op.getEpsilon().convertToDouble();
+    allocate(op.getResult());
+    return addStep(op, sig,
+                   {rows(op.getInput()), vectorParam(op.getGamma()), rows(op.getGrad()),
+                    rows(op.getResult())});
+  }
+
+  LogicalResult lowerLayerNormParams(mixer::LayerNormParamGradOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::LayerNormParamGrad;
+    sig.n = shapeOf(op.getInput()).back();
+    sig.epsilon = op.getEpsilon().convertToDouble();
+    return addStep(op, sig,
+                   {rows(op.getInput()), rows(op.getGrad()), matrix(op.getGammaGrad(), 1, sig.n),
+                    matrix(op.getBetaGrad(), 1, sig.n)});
+  }
+
+  static Activation geluForm(StringRef approximation) {
+    return approximation == "tanh" ? Activation::GeluTanh : Activation::GeluErf;
+  }
+
+  LogicalResult lowerGelu(mixer::GeluOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::Gelu;
+    sig.activation = geluForm(op.getApproximation());
+    allocate(op.getResult());
+    return addStep(op, sig, {flat(op.getInput()), flat(op.getResult())});
+  }
+
+  LogicalResult lowerGeluGrad(mixer::GeluGradOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::GeluGrad;
+    sig.activation = geluForm(op.getApproximation());
+    allocate(op.getResult());
+    return addStep(op, sig, {flat(op.getInput()), flat(op.getGrad()), flat(op.getResult())});
+  }
+
+  LogicalResult lowerAdd(mixer::AddOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::Add;
+    allocate(op.getResult());
+    return addStep(op, sig, {flat(op.getLhs()), flat(op.getRhs()), flat(op.getResult())});
+  }
+
+  LogicalResult lowerPoolGrad(mixer::GlobalAvgPoolGradOp op) {
+    auto result = shapeOf(op.getResult());
+    KernelSignature sig;
+    sig.op = KernelOp::GlobalAvgPoolGrad;
+    sig.n = result.back();
+    sig.m = product(result.drop_front().drop_back());
+    allocate(op.getResult());
+    return addStep(op, sig, {rows(op.getGrad()), cube(op.getResult())});
+  }
+
   LogicalResult lowerPool(mixer::GlobalAvgPoolOp op) {
     auto input = shapeOf(op.getInput());
     KernelSignature sig;
@@ -337,11 +569,16 @@ private:
   func::FuncOp function_;
   VectorMachine machine_;
   KernelPlan *plan_;
-  Value input_, returned_;
+  bool training_;
+  std::vector<int64_t> *activationElems_; ///< the plan's slots for this function
+  std::vector<PlanStep> *steps_;
+  Value input_, returned_, labels_;
+  llvm::DenseMap<Value, Value> gradOf_; ///< stored gradient -> its parameter
+  std::map<std::string, int> paramsByName_;
   llvm::DenseMap<Value, int> lastUse_, params_, activations_;
   llvm::DenseMap<Value, Value> views_; ///< flatten results -> the value they view
   std::vector<int> free_;
-  std::map<std::pair<int, int64_t>, int> packs_;
+  std::map<std::tuple<int, int64_t, bool>, int> packs_;
   std::map<std::string, int> kernels_;
 };
 

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "init.h"
 #include "mixer/model_api.h"
+#include "model.h"
 #include "safetensors.h"
 
 namespace mixer::rt {
@@ -38,40 +39,35 @@ int64_t max_batch(const ModelDesc &desc) {
   return limit;
 }
 
-struct FreeDeleter {
-  void operator()(float *p) const { std::free(p); }
-};
-using FloatArray = std::unique_ptr<float[], FreeDeleter>;
-
-/// 64-byte aligned so that kernels see cache-line aligned rows; nullptr when out of memory.
-FloatArray allocate_floats(int64_t count) {
-  size_t bytes = (size_t(std::max<int64_t>(count, 1)) * sizeof(float) + 63) & ~size_t(63);
-  return FloatArray(static_cast<float *>(std::aligned_alloc(64, bytes)));
-}
-
-/// Storage of a parameter in floats' worth: an i64 counter takes two per element.
-int64_t storage_floats(const ParamDesc &param) {
-  return element_count(param) * (param.element == ElementType::I64 ? 2 : 1);
-}
-
 const char *dtype_name(const ParamDesc &param) {
   return param.element == ElementType::I64 ? "I64" : "F32";
 }
 
-int64_t packed_count(const ParamDesc &param, int32_t panel) {
+int64_t packed_count(const PackDesc &pack, const ParamDesc &param) {
   int64_t rows = param.shape[0], per_row = element_count(param) / std::max<int64_t>(rows, 1);
-  return (rows + panel - 1) / panel * panel * per_row;
+  if (pack.transposed)
+    std::swap(rows, per_row);
+  return (rows + pack.panel - 1) / pack.panel * pack.panel * per_row;
 }
 
-/// packed[p][k][j] = W[p * panel + j][k], zero where p * panel + j >= N.
-void pack_panels(const ParamDesc &param, int32_t panel, const float *w, float *packed) {
-  const int64_t n = param.shape[0], k = element_count(param) / std::max<int64_t>(n, 1);
+/// Parameters start on 64-byte boundaries in the arena.
+int64_t aligned(int64_t floats) { return (floats + 15) & ~int64_t(15); }
+
+/// packed[p][k][j] = W[p * panel + j][k], zero where p * panel + j >= N; transposed, the same
+/// for W^T (packed[p][n][j] = W[n][p * panel + j]).
+void pack_panels(const PackDesc &pack, const ParamDesc &param, const float *w, float *packed) {
+  const int32_t panel = pack.panel;
+  const int64_t rows = param.shape[0], cols = element_count(param) / std::max<int64_t>(rows, 1);
+  const int64_t n = pack.transposed ? cols : rows, k = pack.transposed ? rows : cols;
   const int64_t panels = (n + panel - 1) / panel;
   for (int64_t p = 0; p < panels; ++p)
     for (int64_t kk = 0; kk < k; ++kk)
       for (int64_t j = 0; j < panel; ++j) {
-        int64_t row = p * panel + j;
-        packed[(p * k + kk) * panel + j] = row < n ? w[row * k + kk] : 0.0f;
+        int64_t col = p * panel + j;
+        float value = 0.0f;
+        if (col < n)
+          value = pack.transposed ? w[kk * cols + col] : w[col * k + kk];
+        packed[(p * k + kk) * panel + j] = value;
       }
 }
 
@@ -81,43 +77,52 @@ void capture_halide_error(void *, const char *message) { halide_message = messag
 
 } // namespace
 
-struct Model {
-  const ModelDesc *desc = nullptr;
-  std::vector<FloatArray> params;
-  std::vector<FloatArray> packed;
-  std::vector<FloatArray> activations;
-  int64_t activation_batch = 0; // the batch the activation arena is sized for
-  int64_t batch_limit = 0;      // max_batch(*desc), fixed by the table
+FloatArray allocate_floats(int64_t count) {
+  size_t bytes = (size_t(std::max<int64_t>(count, 1)) * sizeof(float) + 63) & ~size_t(63);
+  FloatArray array(static_cast<float *>(std::aligned_alloc(64, bytes)));
+  if (array)
+    std::memset(array.get(), 0, bytes);
+  return array;
+}
 
-  /// Images per run of the kernel sequence for a call of `batch` images.
-  int64_t images_per_chunk(int64_t batch) const {
-    const int64_t chunk = desc->images_per_chunk;
-    return chunk > 0 ? std::min(chunk, batch) : batch;
-  }
+int64_t storage_floats(const ParamDesc &param) {
+  return element_count(param) * (param.element == ElementType::I64 ? 2 : 1);
+}
 
-  void repack() {
-    for (int32_t i = 0; i < desc->num_packs; ++i) {
-      const PackDesc &pack = desc->packs[i];
-      pack_panels(desc->params[pack.param], pack.panel, params[size_t(pack.param)].get(),
-                  packed[size_t(i)].get());
-    }
-  }
-
-  mixer_status reserve_activations(int64_t batch) {
-    if (batch <= activation_batch)
-      return MIXER_OK;
-    std::vector<FloatArray> grown;
-    for (int32_t i = 0; i < desc->num_activations; ++i) {
-      grown.push_back(allocate_floats(desc->activation_elems_per_image[i] * batch));
-      if (!grown.back())
-        return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s: no memory for activations at batch %lld",
-                    desc->name, (long long)batch);
-    }
-    activations = std::move(grown);
-    activation_batch = batch;
+mixer_status ActivationArena::reserve(const char *model, const int64_t *elems_per_image,
+                                      int32_t count, int64_t wanted) {
+  if (wanted <= batch)
     return MIXER_OK;
+  std::vector<FloatArray> grown;
+  for (int32_t i = 0; i < count; ++i) {
+    grown.push_back(allocate_floats(elems_per_image[i] * wanted));
+    if (!grown.back())
+      return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s: no memory for activations at batch %lld", model,
+                  (long long)wanted);
   }
-};
+  slots = std::move(grown);
+  batch = wanted;
+  return MIXER_OK;
+}
+
+int64_t Model::images_per_chunk(int64_t batch) const {
+  const int64_t chunk = desc->images_per_chunk;
+  return chunk > 0 ? std::min(chunk, batch) : batch;
+}
+
+void Model::repack() {
+  for (int32_t i = 0; i < desc->num_packs; ++i) {
+    const PackDesc &pack = desc->packs[i];
+    pack_panels(pack, desc->params[pack.param], params[size_t(pack.param)], packed[size_t(i)].get());
+  }
+}
+
+void Model::reset_optimizer_state() {
+  optimizer_step = 0;
+  for (FloatArray *state : {&moment1, &moment2})
+    if (*state)
+      std::memset(state->get(), 0, size_t(trainable_floats) * sizeof(float));
+}
 
 mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Model **out) {
   if (!out)
@@ -144,22 +149,41 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
     return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: out of memory", desc->name);
   model->desc = desc;
   model->batch_limit = max_batch(*desc);
+  // Arena layout: trainable parameters first (the optimizer's contiguous range), then the rest.
+  model->offsets.assign(size_t(desc->num_params), 0);
+  int64_t cursor = 0;
+  for (bool trainable : {true, false}) {
+    for (int32_t i = 0; i < desc->num_params; ++i)
+      if (desc->params[i].trainable == trainable) {
+        model->offsets[size_t(i)] = cursor;
+        cursor = aligned(cursor + storage_floats(desc->params[i]));
+      }
+    if (trainable)
+      model->trainable_floats = cursor;
+  }
+  model->arena = allocate_floats(cursor);
+  if (!model->arena)
+    return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: no memory for the parameters",
+                desc->name);
   for (int32_t i = 0; i < desc->num_params; ++i) {
     const ParamDesc &param = desc->params[i];
-    model->params.push_back(allocate_floats(storage_floats(param)));
-    if (!model->params.back())
-      return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: no memory for %s", desc->name,
-                  param.name);
-    if (param.element == ElementType::I64) // counters start at zero
-      std::memset(model->params.back().get(), 0, size_t(storage_floats(param)) * sizeof(float));
-    else
-      initialise_param(param, opts->seed, i, model->params.back().get());
+    model->params.push_back(model->arena.get() + model->offsets[size_t(i)]);
+    if (param.element == ElementType::F32) // counters start at zero
+      initialise_param(param, opts->seed, i, model->params.back());
   }
   for (int32_t i = 0; i < desc->num_packs; ++i) {
     const PackDesc &pack = desc->packs[i];
-    model->packed.push_back(allocate_floats(packed_count(desc->params[pack.param], pack.panel)));
+    model->packed.push_back(allocate_floats(packed_count(pack, desc->params[pack.param])));
     if (!model->packed.back())
       return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: out of memory", desc->name);
+  }
+  if (desc->train) {
+    model->grads = allocate_floats(model->trainable_floats);
+    model->moment1 = allocate_floats(model->trainable_floats);
+    model->moment2 = allocate_floats(model->trainable_floats);
+    if (!model->grads || !model->moment1 || !model->moment2)
+      return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: no memory for the optimizer state",
+                  desc->name);
   }
   model->repack();
   halide_set_error_handler(capture_halide_error);
@@ -170,6 +194,47 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
 }
 
 void destroy_model(Model *model) { delete model; }
+
+namespace {
+
+std::string shape_string(const int64_t *shape, size_t rank) {
+  std::string out;
+  for (size_t d = 0; d < rank; ++d)
+    out += (d ? ", " : "") + std::to_string(shape[d]);
+  return out;
+}
+
+/// Checks that `t` exists with `dtype` and `shape`; the message names the file and the tensor.
+mixer_status check_tensor(const char *path, const TensorView *t, const std::string &name,
+                          const char *dtype, const int64_t *shape, int32_t rank) {
+  if (!t)
+    return fail(MIXER_ERROR_SHAPE, "%s: missing tensor '%s'", path, name.c_str());
+  if (t->dtype != dtype)
+    return fail(MIXER_ERROR_SHAPE, "%s: tensor '%s' has dtype %s, expected %s", path,
+                name.c_str(), t->dtype.c_str(), dtype);
+  bool same = int32_t(t->shape.size()) == rank;
+  for (int d = 0; same && d < rank; ++d)
+    same = t->shape[size_t(d)] == shape[d];
+  if (!same)
+    return fail(MIXER_ERROR_SHAPE, "%s: tensor '%s' has shape [%s], expected [%s]", path,
+                name.c_str(), shape_string(t->shape.data(), t->shape.size()).c_str(),
+                shape_string(shape, size_t(rank)).c_str());
+  return MIXER_OK;
+}
+
+constexpr const char *kOptimizerPrefix = "optimizer.";
+constexpr const char *kStepName = "optimizer.step";
+
+/// The state tensors' name prefixes of an optimizer: AdamW's two moments, SGD's momentum.
+std::vector<std::string> state_prefixes(mixer_optimizer kind) {
+  if (kind == MIXER_OPTIMIZER_SGD)
+    return {"optimizer.momentum_buffer."};
+  return {"optimizer.exp_avg.", "optimizer.exp_avg_sq."};
+}
+
+bool starts_with(const std::string &s, const char *prefix) { return s.rfind(prefix, 0) == 0; }
+
+} // namespace
 
 mixer_status load_weights(Model *model, const char *path) {
   if (!model)
@@ -186,37 +251,67 @@ mixer_status load_weights(Model *model, const char *path) {
   for (int32_t i = 0; i < desc.num_params; ++i) {
     const ParamDesc &param = desc.params[i];
     const TensorView *t = file.find(param.name);
-    if (!t)
-      return fail(MIXER_ERROR_SHAPE, "%s: missing tensor '%s'", path, param.name);
-    if (t->dtype != dtype_name(param))
-      return fail(MIXER_ERROR_SHAPE, "%s: tensor '%s' has dtype %s, expected %s", path,
-                  param.name, t->dtype.c_str(), dtype_name(param));
-    bool same = int32_t(t->shape.size()) == param.rank;
-    for (int d = 0; same && d < param.rank; ++d)
-      same = t->shape[size_t(d)] == param.shape[d];
-    if (!same) {
-      std::string got, want;
-      for (int64_t d : t->shape)
-        got += (got.empty() ? "" : ", ") + std::to_string(d);
-      for (int d = 0; d < param.rank; ++d)
-        want += (d ? ", " : "") + std::to_string(param.shape[d]);
-      return fail(MIXER_ERROR_SHAPE, "%s: tensor '%s' has shape [%s], expected [%s]", path,
-                  param.name, got.c_str(), want.c_str());
-    }
+    if (mixer_status s = check_tensor(path, t, param.name, dtype_name(param), param.shape,
+                                      param.rank))
+      return s;
     sources[size_t(i)] = t;
   }
+  // Optimizer state (a training checkpoint): the step count and every trainable parameter's
+  // moments. An inference-only library ignores it.
+  const TensorView *step = file.find(kStepName);
+  mixer_optimizer kind = MIXER_OPTIMIZER_ADAMW;
+  std::vector<std::pair<const TensorView *, float *>> state;
+  int64_t steps_taken = 0;
+  if (step && desc.train) {
+    const int64_t scalar[1] = {0};
+    if (mixer_status s = check_tensor(path, step, kStepName, "I64", scalar, 0))
+      return s;
+    std::memcpy(&steps_taken, step->data, sizeof(steps_taken));
+    if (steps_taken < 1)
+      return fail(MIXER_ERROR_FORMAT, "%s: tensor '%s' is %lld (must be >= 1)", path, kStepName,
+                  (long long)steps_taken);
+    bool sgd = false;
+    for (const TensorView &t : file.tensors)
+      sgd = sgd || starts_with(t.name, "optimizer.momentum_buffer.");
+    kind = sgd ? MIXER_OPTIMIZER_SGD : MIXER_OPTIMIZER_ADAMW;
+    std::vector<std::string> prefixes = state_prefixes(kind);
+    for (size_t m = 0; m < prefixes.size(); ++m)
+      for (int32_t i = 0; i < desc.num_params; ++i) {
+        const ParamDesc &param = desc.params[i];
+        if (!param.trainable)
+          continue;
+        std::string name = prefixes[m] + param.name;
+        const TensorView *t = file.find(name);
+        if (mixer_status s = check_tensor(path, t, name, "F32", param.shape, param.rank))
+          return s;
+        float *target = (m == 0 ? model->moment1 : model->moment2).get() +
+                        model->offsets[size_t(i)];
+        state.push_back({t, target});
+      }
+  }
   for (const TensorView &t : file.tensors) {
-    bool known = false;
+    bool known = starts_with(t.name, kOptimizerPrefix) &&
+                 (!desc.train || !step ||
+                  std::any_of(state.begin(), state.end(),
+                              [&](const auto &e) { return e.first == &t; }) ||
+                  t.name == kStepName);
     for (int32_t i = 0; !known && i < desc.num_params; ++i)
       known = t.name == desc.params[i].name;
     if (!known)
-      return fail(MIXER_ERROR_SHAPE, "%s: unexpected tensor '%s' (not a parameter of %s)", path,
-                  t.name.c_str(), desc.name);
+      return fail(MIXER_ERROR_SHAPE, "%s: unexpected tensor '%s' (not a parameter of %s%s)", path,
+                  t.name.c_str(), desc.name,
+                  starts_with(t.name, kOptimizerPrefix) ? " or its optimizer's state" : "");
   }
   for (int32_t i = 0; i < desc.num_params; ++i)
-    std::memcpy(model->params[size_t(i)].get(), sources[size_t(i)]->data,
-                sources[size_t(i)]->bytes);
+    std::memcpy(model->params[size_t(i)], sources[size_t(i)]->data, sources[size_t(i)]->bytes);
   model->repack();
+  if (desc.train) {
+    model->reset_optimizer_state();
+    for (const auto &[t, target] : state)
+      std::memcpy(target, t->data, t->bytes);
+    model->optimizer_step = steps_taken;
+    model->optimizer = kind;
+  }
   return MIXER_OK;
 }
 
@@ -231,7 +326,20 @@ mixer_status save_weights(const Model *model, const char *path) {
     const ParamDesc &param = desc.params[i];
     tensors.push_back({param.name, dtype_name(param),
                        std::vector<int64_t>(param.shape, param.shape + param.rank),
-                       model->params[size_t(i)].get()});
+                       model->params[size_t(i)]});
+  }
+  if (desc.train && model->optimizer_step > 0) {
+    tensors.push_back({kStepName, "I64", {}, &model->optimizer_step});
+    std::vector<std::string> prefixes = state_prefixes(model->optimizer);
+    for (size_t m = 0; m < prefixes.size(); ++m)
+      for (int32_t i = 0; i < desc.num_params; ++i) {
+        const ParamDesc &param = desc.params[i];
+        if (param.trainable)
+          tensors.push_back({prefixes[m] + param.name, "F32",
+                             std::vector<int64_t>(param.shape, param.shape + param.rank),
+                             (m == 0 ? model->moment1 : model->moment2).get() +
+                                 model->offsets[size_t(i)]});
+      }
   }
   return write_safetensors(path, tensors, {{"format", "pt"}, {"mixerc_model", desc.name}});
 }
@@ -251,7 +359,8 @@ mixer_status check_infer_args(Model *model, const float *images, int64_t batch,
   if (batch <= 0 || batch > model->batch_limit)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: batch is %lld (must be 1..%lld)",
                 desc.name, verb, (long long)batch, (long long)model->batch_limit);
-  return model->reserve_activations(model->images_per_chunk(batch));
+  return model->activations.reserve(desc.name, desc.activation_elems_per_image,
+                                    desc.num_activations, model->images_per_chunk(batch));
 }
 
 /// Bytes of the distinct buffers a step touches (a slot viewed twice, as a depthwise
@@ -273,24 +382,55 @@ double step_bytes(const StepDesc &step, int64_t batch) {
   return bytes;
 }
 
-/// Runs the kernel sequence; with `seconds`, times each step into it.
-mixer_status run_steps(Model *model, const float *images, int64_t batch, float *logits,
-                       double *seconds) {
+/// Runs the kernel sequence chunk by chunk (ModelDesc::images_per_chunk); per-step times add up.
+mixer_status run_chunks(Model *model, const float *images, int64_t batch, float *logits,
+                        double *seconds) {
+  const ModelDesc &desc = *model->desc;
+  const int64_t chunk = model->images_per_chunk(batch);
+  const int64_t image_elems = desc.input_shape[0] * desc.input_shape[1] * desc.input_shape[2];
+  std::vector<double> chunk_seconds(seconds ? size_t(desc.num_steps) : 0);
+  for (int64_t start = 0; start < batch; start += chunk) {
+    const int64_t n = std::min(chunk, batch - start);
+    StepIO io;
+    io.images = images + start * image_elems;
+    io.output = logits + start * desc.num_classes;
+    io.activations = &model->activations;
+    if (mixer_status s = run_steps(model, desc.steps, desc.num_steps, io, n,
+                                   seconds ? chunk_seconds.data() : nullptr))
+      return s;
+    for (size_t i = 0; i < chunk_seconds.size(); ++i)
+      seconds[i] += chunk_seconds[i];
+  }
+  return MIXER_OK;
+}
+
+} // namespace
+
+/// Runs a step sequence; with `seconds`, times each step into it.
+mixer_status run_steps(Model *model, const StepDesc *steps, int32_t num_steps, const StepIO &io,
+                       int64_t batch, double *seconds) {
   const ModelDesc &desc = *model->desc;
   halide_buffer_t buffers[16];
   halide_dimension_t dims[16][kMaxRank];
   void *argv[16];
-  for (int32_t s = 0; s < desc.num_steps; ++s) {
-    const StepDesc &step = desc.steps[s];
+  for (int32_t s = 0; s < num_steps; ++s) {
+    const StepDesc &step = steps[s];
     for (int32_t a = 0; a < step.num_args; ++a) {
       const ArgDesc &arg = step.args[a];
-      float *host = nullptr;
+      void *host = nullptr;
+      halide_type_t type(halide_type_float, 32, 1);
       switch (arg.kind) {
-      case SlotKind::Param: host = model->params[size_t(arg.index)].get(); break;
+      case SlotKind::Param: host = model->params[size_t(arg.index)]; break;
       case SlotKind::Packed: host = model->packed[size_t(arg.index)].get(); break;
-      case SlotKind::Input: host = const_cast<float *>(images); break;
-      case SlotKind::Output: host = logits; break;
-      case SlotKind::Activation: host = model->activations[size_t(arg.index)].get(); break;
+      case SlotKind::Input: host = const_cast<float *>(io.images); break;
+      case SlotKind::Output: host = io.output; break;
+      case SlotKind::Activation: host = io.activations->slots[size_t(arg.index)].get(); break;
+      case SlotKind::Grad: host = model->grads.get() + model->offsets[size_t(arg.index)]; break;
+      case SlotKind::Labels:
+        host = const_cast<int32_t *>(io.labels);
+        type = halide_type_t(halide_type_int, 32, 1);
+        break;
+      case SlotKind::Hyper: host = const_cast<float *>(io.hyper); break;
       }
       for (int d = 0; d < arg.rank; ++d) {
         const DimDesc &dim = arg.dims[d];
@@ -299,7 +439,7 @@ mixer_status run_steps(Model *model, const float *images, int64_t batch, float *
       }
       buffers[a] = halide_buffer_t{};
       buffers[a].host = reinterpret_cast<uint8_t *>(host);
-      buffers[a].type = halide_type_t(halide_type_float, 32, 1);
+      buffers[a].type = type;
       buffers[a].dimensions = arg.rank;
       buffers[a].dim = dims[a];
       argv[a] = &buffers[a];
@@ -313,32 +453,35 @@ mixer_status run_steps(Model *model, const float *images, int64_t batch, float *
       seconds[s] =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (result != 0)
-      return fail(MIXER_ERROR_INTERNAL, "%s_infer: kernel %s (%s) failed with %d: %s", desc.name,
+      return fail(MIXER_ERROR_INTERNAL, "%s: kernel %s (%s) failed with %d: %s", desc.name,
                   desc.kernels[step.kernel].name, step.label, result, halide_message.c_str());
   }
   return MIXER_OK;
 }
 
-/// Runs the kernel sequence chunk by chunk (ModelDesc::images_per_chunk); per-step times add up.
-mixer_status run_chunks(Model *model, const float *images, int64_t batch, float *logits,
-                        double *seconds) {
+/// Calls a kernel on flat buffers (the optimizers): argv is `buffers` in order.
+mixer_status run_flat_kernel(Model *model, int32_t kernel, const std::vector<void *> &hosts,
+                             const std::vector<int64_t> &extents) {
   const ModelDesc &desc = *model->desc;
-  const int64_t chunk = model->images_per_chunk(batch);
-  const int64_t image_elems = desc.input_shape[0] * desc.input_shape[1] * desc.input_shape[2];
-  std::vector<double> chunk_seconds(seconds ? size_t(desc.num_steps) : 0);
-  for (int64_t start = 0; start < batch; start += chunk) {
-    const int64_t n = std::min(chunk, batch - start);
-    if (mixer_status s = run_steps(model, images + start * image_elems, n,
-                                   logits + start * desc.num_classes,
-                                   seconds ? chunk_seconds.data() : nullptr))
-      return s;
-    for (size_t i = 0; i < chunk_seconds.size(); ++i)
-      seconds[i] += chunk_seconds[i];
+  std::vector<halide_buffer_t> buffers(hosts.size());
+  std::vector<halide_dimension_t> dims(hosts.size());
+  std::vector<void *> argv(hosts.size());
+  for (size_t a = 0; a < hosts.size(); ++a) {
+    dims[a] = {0, int32_t(extents[a]), 1, 0};
+    buffers[a] = halide_buffer_t{};
+    buffers[a].host = static_cast<uint8_t *>(hosts[a]);
+    buffers[a].type = halide_type_t(halide_type_float, 32, 1);
+    buffers[a].dimensions = 1;
+    buffers[a].dim = &dims[a];
+    argv[a] = &buffers[a];
   }
+  halide_message.clear();
+  int result = desc.kernels[kernel].fn(argv.data());
+  if (result != 0)
+    return fail(MIXER_ERROR_INTERNAL, "%s: kernel %s failed with %d: %s", desc.name,
+                desc.kernels[kernel].name, result, halide_message.c_str());
   return MIXER_OK;
 }
-
-} // namespace
 
 mixer_status infer(Model *model, const float *images, int64_t batch, float *logits) {
   if (mixer_status s = check_infer_args(model, images, batch, logits, "infer"))

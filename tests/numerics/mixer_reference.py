@@ -198,6 +198,24 @@ def read_safetensors(path):
     return out
 
 
+MIXER_ABI_VERSION = 2
+
+
+class TrainOptions(ctypes.Structure):
+    """mixer_train_options (mixer/runtime.h)."""
+    _fields_ = [("abi_version", ctypes.c_uint32), ("optimizer", ctypes.c_int32),
+                ("learning_rate", ctypes.c_float), ("weight_decay", ctypes.c_float),
+                ("beta1", ctypes.c_float), ("beta2", ctypes.c_float), ("eps", ctypes.c_float),
+                ("momentum", ctypes.c_float), ("label_smoothing", ctypes.c_float)]
+
+    ADAMW, SGD = 0, 1
+
+    def __init__(self, optimizer=0, lr=1e-3, weight_decay=0.01, beta1=0.9, beta2=0.999, eps=1e-8,
+                 momentum=0.9, label_smoothing=0.0):
+        super().__init__(MIXER_ABI_VERSION, optimizer, lr, weight_decay, beta1, beta2, eps,
+                         momentum, label_smoothing)
+
+
 class Library:
     """ctypes binding of lib<name>.so's C API."""
 
@@ -231,6 +249,26 @@ class Library:
 
     def destroy(self, handle):
         getattr(self.lib, self.name + "_destroy")(handle)
+
+    def train_step(self, handle, images, labels, options):
+        """One NAME_train_step; returns the batch's mean loss before the update."""
+        f = getattr(self.lib, self.name + "_train_step")
+        p = ctypes.c_void_p
+        f.argtypes = [p, p, p, ctypes.c_int64, ctypes.POINTER(TrainOptions),
+                      ctypes.POINTER(ctypes.c_float)]
+        f.restype = ctypes.c_int
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        labels = np.ascontiguousarray(labels, dtype=np.int32)
+        loss = ctypes.c_float()
+        status = f(handle, images.ctypes.data, labels.ctypes.data, images.shape[0],
+                   ctypes.byref(options), ctypes.byref(loss))
+        assert status == 0, self.error()
+        return loss.value
+
+    def weights(self, handle, path):
+        """The model's tensors, through save_weights."""
+        assert self.call("save_weights", handle, path.encode()) == 0, self.error()
+        return read_safetensors(path)
 
     def infer(self, handle, images, classes):
         images = np.ascontiguousarray(images, dtype=np.float32)

@@ -18,6 +18,9 @@ mixer_status infer(Model *model, const float *images, int64_t batch, float *logi
 mixer_status profile(Model *model, const float *images, int64_t batch, float *logits,
                      mixer_step_profile *steps, int32_t capacity, int32_t *num_steps);
 
+/// One training step (NAME_train_step): forward, loss, backward, optimizer update.
+mixer_status train_step(Model *model, const float *images, const int32_t *labels, int64_t batch,
+                        const mixer_train_options *opts, float *loss_out);
 /// Clears the thread's error message; every exported function calls it first.
 void clear_error();
 

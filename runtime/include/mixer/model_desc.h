@@ -35,6 +35,7 @@ struct ParamDesc {
   float init_std;
   int64_t fan_in, fan_out;
   ElementType element;
+  bool trainable; ///< has a gradient: the optimizer updates it
 };
 
 /// A weight re-laid out once after every load or init: packed[p][k][j] = W[p * panel + j][k]
@@ -42,9 +43,12 @@ struct ParamDesc {
 struct PackDesc {
   int32_t param;
   int32_t panel;
+  bool transposed; ///< packs W's transpose, as [K...][N] (the backward GEMM's weight)
 };
 
-enum class SlotKind : uint8_t { Param, Packed, Input, Output, Activation };
+/// Grad: a parameter's gradient (index: the parameter); Labels: the train step's int32 labels;
+/// Hyper: the run-time hyper-parameters of a training kernel.
+enum class SlotKind : uint8_t { Param, Packed, Input, Output, Activation, Grad, Labels, Hyper };
 
 /// One buffer dimension: extent (times the batch when batch_scaled) and stride in elements.
 struct DimDesc {
@@ -75,6 +79,18 @@ struct StepDesc {
   double flops_per_image; ///< multiply-adds x 2, for profiles
 };
 
+/// What a library compiled with `training = true` adds: the training step sequence (forward,
+/// softmax cross-entropy, backward; it writes every trainable parameter's gradient, and its Output
+/// is the per-image loss), its activation slots, and the fused optimizer kernels. The loss step's
+/// Hyper is {label smoothing}; AdamW's and SGD's are documented in compiler/kernels.
+struct TrainDesc {
+  const int64_t *activation_elems_per_image;
+  int32_t num_activations;
+  const StepDesc *steps;
+  int32_t num_steps;
+  int32_t adamw_kernel, sgd_kernel; ///< into ModelDesc::kernels; argv: param, grad, state..., hyper
+};
+
 struct ModelDesc {
   int32_t abi_version;
   const char *name;
@@ -94,6 +110,7 @@ struct ModelDesc {
   /// Larger batches run the whole kernel sequence on chunks of this many images, so that the
   /// activations stay in cache between kernels (0: never chunk).
   int64_t images_per_chunk;
+  const TrainDesc *train; ///< nullptr unless compiled with `training = true`
 };
 
 } // namespace mixer::rt

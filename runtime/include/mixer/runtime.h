@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /** Bumped whenever a struct below or the calling convention of generated functions changes. */
-#define MIXER_ABI_VERSION 1
+#define MIXER_ABI_VERSION 2
 
 typedef enum mixer_status {
   MIXER_OK = 0,
@@ -78,6 +78,38 @@ static inline void mixer_options_init(mixer_options *opts) {
   opts->seed = 0;
   opts->num_threads = 0;
   opts->device = MIXER_DEVICE_CPU;
+}
+
+/** The optimizer a train step applies (DESIGN.md, Training). */
+typedef enum mixer_optimizer {
+  MIXER_OPTIMIZER_ADAMW = 0, /* torch.optim.AdamW: decoupled weight decay, bias-corrected moments */
+  MIXER_OPTIMIZER_SGD = 1    /* torch.optim.SGD with momentum (no dampening, no Nesterov); weight
+                                decay is added to the gradient, as PyTorch does */
+} mixer_optimizer;
+
+/** Options of one NAME_train_step. Always initialise with mixer_train_options_init. The learning
+ * rate schedule is the caller's: pass this step's rate. Every parameter is updated, with weight
+ * decay on all of them (torch.optim's default param group). */
+typedef struct mixer_train_options {
+  uint32_t abi_version;      /* set by mixer_train_options_init; a mismatch is refused */
+  mixer_optimizer optimizer; /* default AdamW */
+  float learning_rate;       /* default 1e-3 */
+  float weight_decay;        /* default 0.01 (AdamW's PyTorch default) */
+  float beta1, beta2, eps;   /* AdamW: defaults 0.9, 0.999, 1e-8 */
+  float momentum;            /* SGD: default 0.9 */
+  float label_smoothing;     /* in [0, 1): cross-entropy against (1 - s) onehot + s / classes */
+} mixer_train_options;
+
+static inline void mixer_train_options_init(mixer_train_options *opts) {
+  opts->abi_version = MIXER_ABI_VERSION;
+  opts->optimizer = MIXER_OPTIMIZER_ADAMW;
+  opts->learning_rate = 1e-3f;
+  opts->weight_decay = 0.01f;
+  opts->beta1 = 0.9f;
+  opts->beta2 = 0.999f;
+  opts->eps = 1e-8f;
+  opts->momentum = 0.9f;
+  opts->label_smoothing = 0.0f;
 }
 
 /** The message of the last failed call on this thread; "" if none. Valid until the next call. */

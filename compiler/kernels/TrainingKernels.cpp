@@ -1,0 +1,276 @@
+// The memory-bound kernel families of the training step: layer-norm gradients, elementwise GELU
+// and its gradient, gradient sums, the pooling gradient, softmax cross-entropy, and the fused
+// optimizer updates over all trainable parameters at once. Each is one Halide algorithm with a
+// parallel, vectorised schedule; none needs a tuned record.
+#include "kernels/Kernels.h"
+
+#include <cmath>
+
+using namespace Halide;
+
+namespace mixerc {
+namespace {
+
+ImageParam rowsParam(const char *name, int64_t width) {
+  ImageParam p(Float(32), 2, name);
+  pinDim(p, 0, width, 1);
+  pinDim(p, 1, 0, width);
+  return p;
+}
+
+ImageParam vectorParam(const char *name, int64_t extent) {
+  ImageParam p(Float(32), 1, name);
+  pinDim(p, 0, extent, 1);
+  return p;
+}
+
+/// A flat buffer of any length (elementwise kernels and the optimizers).
+ImageParam flatParam(const char *name, Type type = Float(32)) {
+  ImageParam p(type, 1, name);
+  pinDim(p, 0, 0, 1);
+  return p;
+}
+
+/// A flat elementwise output: parallel chunks of 16 KiB, vectorised, any length.
+void scheduleFlat(Func out, Var i, int lanes) {
+  Var io("io"), ii("ii");
+  out.split(i, io, ii, 4096, TailStrategy::GuardWithIf)
+      .parallel(io)
+      .vectorize(ii, lanes, TailStrategy::GuardWithIf);
+}
+
+/// Parallel over blocks of `block` of an output dimension of any extent.
+void parallelBlocks(Stage stage, Var v, int block) {
+  Var o("o"), i("i");
+  stage.split(v, o, i, block, TailStrategy::GuardWithIf).parallel(o);
+}
+
+void pinRowsOutput(Func f, int64_t width) {
+  pinDim(f.output_buffer(), 0, width, 1);
+  pinDim(f.output_buffer(), 1, 0, width);
+}
+
+/// Row statistics of a (width, rows) input as PyTorch's LayerNorm computes them (two passes).
+struct RowStats {
+  Func mean{"mean"}, rstd{"rstd"};
+  RowStats(ImageParam input, int width, double epsilon) {
+    Var row("row");
+    RDom r(0, width, "r");
+    Func sum("sum"), squares("squares");
+    sum(row) = 0.0f;
+    sum(row) += input(r, row);
+    mean(row) = sum(row) / float(width);
+    squares(row) = 0.0f;
+    Expr centred = input(r, row) - mean(row);
+    squares(row) += centred * centred;
+    rstd(row) = 1.0f / sqrt(squares(row) / float(width) + float(epsilon));
+  }
+};
+
+/// Parallel over blocks of 8 rows, vectorised along the row.
+void scheduleRows(Func out, Var c, Var row, int lanes) {
+  Var ro("ro"), ri("ri");
+  out.split(row, ro, ri, 8, TailStrategy::GuardWithIf)
+      .parallel(ro)
+      .vectorize(c, lanes, TailStrategy::GuardWithIf);
+}
+
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = gamma * dy.
+BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target) {
+  const int width = int(sig.n), lanes = target.natural_vector_size<float>();
+  ImageParam input = rowsParam("input", width), gamma = vectorParam("gamma", width),
+             grad = rowsParam("grad", width);
+  RowStats stats(input, width, sig.epsilon);
+  Var c("c"), row("row");
+  RDom r(0, width, "r");
+  Func xhat("xhat"), g("g"), gSum("g_sum"), gxSum("gx_sum"), out("out");
+  xhat(c, row) = (input(c, row) - stats.mean(row)) * stats.rstd(row);
+  g(c, row) = gamma(c) * grad(c, row);
+  gSum(row) = 0.0f;
+  gSum(row) += g(r, row);
+  gxSum(row) = 0.0f;
+  gxSum(row) += g(r, row) * xhat(r, row);
+  out(c, row) = stats.rstd(row) * (g(c, row) - gSum(row) / float(width) -
+                                   xhat(c, row) * gxSum(row) / float(width));
+  pinRowsOutput(out, width);
+  Var ro("ro"), ri("ri");
+  out.split(row, ro, ri, 8, TailStrategy::GuardWithIf)
+      .parallel(ro)
+      .vectorize(c, lanes, TailStrategy::GuardWithIf);
+  for (Func f : {stats.mean, stats.rstd, gSum, gxSum})
+    f.compute_at(out, ri);
+  return {Pipeline(out), {input, gamma, grad}};
+}
+
+// dgamma = sum_rows dy * xhat, dbeta = sum_rows dy: row statistics first (parallel over rows),
+// then column sums vectorised along the row.
+BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &target) {
+  const int width = int(sig.n), lanes = target.natural_vector_size<float>();
+  ImageParam input = rowsParam("input", width), grad = rowsParam("grad", width);
+  RowStats stats(input, width, sig.epsilon);
+  Var c("c"), row("row");
+  RDom r(0, grad.dim(1).extent(), "r");
+  Func gammaGrad("gamma_grad"), betaGrad("beta_grad");
+  gammaGrad(c) = 0.0f;
+  gammaGrad(c) += grad(c, r) * (input(c, r) - stats.mean(r)) * stats.rstd(r);
+  betaGrad(c) = 0.0f;
+  betaGrad(c) += grad(c, r);
+  for (Func f : {gammaGrad, betaGrad}) {
+    pinDim(f.output_buffer(), 0, width, 1);
+    Var co("co"), ci("ci");
+    f.vectorize(c, lanes, TailStrategy::GuardWithIf);
+    f.update()
+        .split(c, co, ci, 4 * lanes, TailStrategy::GuardWithIf)
+        .reorder(ci, r, co)
+        .vectorize(ci, lanes)
+        .parallel(co);
+  }
+  for (Func f : {stats.mean, stats.rstd}) {
+    f.compute_root();
+    parallelBlocks(f, row, 64);
+  }
+  return {Pipeline({gammaGrad, betaGrad}), {input, grad}};
+}
+
+Expr geluValue(Expr x, Activation form) {
+  if (form == Activation::GeluTanh)
+    return 0.5f * x * (1.0f + tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+  return 0.5f * x * (1.0f + erf(x * float(M_SQRT1_2)));
+}
+
+Expr geluDerivative(Expr x, Activation form) {
+  if (form == Activation::GeluTanh) {
+    Expr t = tanh(0.7978845608028654f * (x + 0.044715f * x * x * x));
+    return 0.5f * (1.0f + t) +
+           0.5f * x * (1.0f - t * t) * 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * x * x);
+  }
+  return 0.5f * (1.0f + erf(x * float(M_SQRT1_2))) +
+         x * exp(-0.5f * x * x) * 0.3989422804014327f;
+}
+
+/// Elementwise over flat buffers: gelu(x), gelu_grad(x, dy) and add(a, b).
+BuiltKernel buildElementwise(const KernelSignature &sig, const Target &target) {
+  const int lanes = target.natural_vector_size<float>();
+  Var i("i");
+  Func out("out");
+  std::vector<Argument> arguments;
+  ImageParam a = flatParam("a");
+  if (sig.op == KernelOp::Gelu) {
+    out(i) = geluValue(a(i), sig.activation);
+    arguments = {a};
+  } else {
+    ImageParam b = flatParam("b");
+    out(i) = sig.op == KernelOp::Add ? a(i) + b(i) : b(i) * geluDerivative(a(i), sig.activation);
+    arguments = {a, b};
+  }
+  pinDim(out.output_buffer(), 0, 0, 1);
+  scheduleFlat(out, i, lanes);
+  return {Pipeline(out), arguments};
+}
+
+BuiltKernel buildPoolGrad(const KernelSignature &sig, const Target &target) {
+  const int channels = int(sig.n), tokens = int(sig.m);
+  const int lanes = target.natural_vector_size<float>();
+  ImageParam grad = rowsParam("grad", channels);
+  Var c("c"), s("s"), b("b");
+  Func out("out");
+  out(c, s, b) = grad(c, b) / float(tokens);
+  pinDim(out.output_buffer(), 0, channels, 1);
+  pinDim(out.output_buffer(), 1, tokens, channels);
+  pinDim(out.output_buffer(), 2, 0, channels * tokens);
+  out.parallel(b).vectorize(c, lanes, TailStrategy::GuardWithIf);
+  return {Pipeline(out), {grad}};
+}
+
+// Per image: loss = -sum_j q_j log softmax(x)_j with q = (1 - s) onehot + s / K, and the gradient
+// of the batch mean, (softmax(x) - q) / N. hyper[0] is the label smoothing s.
+BuiltKernel buildSoftmaxCrossEntropy(const KernelSignature &sig, const Target &target) {
+  const int classes = int(sig.n), lanes = target.natural_vector_size<float>();
+  ImageParam logits = rowsParam("logits", classes);
+  ImageParam labels(Int(32), 1, "labels");
+  pinDim(labels, 0, 0, 1);
+  ImageParam hyper = flatParam("hyper");
+  Expr smoothing = hyper(0), batch = cast<float>(logits.dim(1).extent());
+  Var j("j"), b("b");
+  RDom r(0, classes, "r");
+  Func maximum("maximum"), sumExp("sum_exp"), logp("logp"), target_("target"), loss("loss"),
+      grad("grad");
+  maximum(b) = logits(0, b);
+  maximum(b) = max(maximum(b), logits(r, b));
+  sumExp(b) = 0.0f;
+  sumExp(b) += exp(logits(r, b) - maximum(b));
+  logp(j, b) = logits(j, b) - maximum(b) - log(sumExp(b));
+  target_(j, b) = select(j == labels(b), 1.0f - smoothing, 0.0f) + smoothing / float(classes);
+  loss(b) = 0.0f;
+  loss(b) -= target_(r, b) * logp(r, b);
+  grad(j, b) = (exp(logp(j, b)) - target_(j, b)) / batch;
+  pinRowsOutput(grad, classes);
+  pinDim(loss.output_buffer(), 0, 0, 1);
+  grad.vectorize(j, lanes, TailStrategy::GuardWithIf);
+  parallelBlocks(grad, b, 8);
+  parallelBlocks(loss, b, 8);
+  parallelBlocks(loss.update(), b, 8);
+  for (Func f : {maximum, sumExp}) {
+    f.compute_root();
+    parallelBlocks(f, b, 8);
+    parallelBlocks(f.update(), b, 8);
+  }
+  return {Pipeline({grad, loss}), {logits, labels, hyper}};
+}
+
+/// PyTorch's AdamW step (torch.optim.AdamW, foreach=False) on every trainable parameter at once:
+/// p *= 1 - lr wd; m += (1 - b1)(g - m); v = b2 v + (1 - b2) g^2;
+/// p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps). hyper: 1 - lr wd, 1 - b1, b2, 1 - b2,
+/// lr / bc1, sqrt(bc2), eps (the bias corrections bc = 1 - beta^step are computed in double on
+/// the host, as PyTorch computes them in Python). Outputs alias the inputs (in place).
+BuiltKernel buildAdamW(const Target &target) {
+  const int lanes = target.natural_vector_size<float>();
+  ImageParam param = flatParam("param"), grad = flatParam("grad"), m = flatParam("exp_avg"),
+             v = flatParam("exp_avg_sq"), hyper = flatParam("hyper");
+  Var i("i");
+  Func out("out");
+  Expr decayed = param(i) * hyper(0);
+  Expr m1 = m(i) + hyper(1) * (grad(i) - m(i));
+  Expr v1 = v(i) * hyper(2) + hyper(3) * grad(i) * grad(i);
+  Expr denom = sqrt(v1) / hyper(5) + hyper(6);
+  out(i) = {decayed - hyper(4) * (m1 / denom), m1, v1};
+  for (int o = 0; o < 3; ++o) // all outputs share the first one's extent
+    out.output_buffers()[size_t(o)].dim(0).set_stride(1);
+  out.output_buffers()[0].dim(0).set_min(0);
+  scheduleFlat(out, i, lanes);
+  return {Pipeline(out), {param, grad, m, v, hyper}};
+}
+
+/// PyTorch's SGD with momentum (no dampening, no Nesterov; weight decay added to the gradient):
+/// g += wd p; buf = momentum buf + g; p -= lr buf. hyper: lr, momentum, wd. In place.
+BuiltKernel buildSgd(const Target &target) {
+  const int lanes = target.natural_vector_size<float>();
+  ImageParam param = flatParam("param"), grad = flatParam("grad"), buf = flatParam("momentum"),
+             hyper = flatParam("hyper");
+  Var i("i");
+  Func out("out");
+  Expr g = grad(i) + hyper(2) * param(i);
+  Expr b1 = hyper(1) * buf(i) + g;
+  out(i) = {param(i) - hyper(0) * b1, b1};
+  for (int o = 0; o < 2; ++o)
+    out.output_buffers()[size_t(o)].dim(0).set_stride(1);
+  out.output_buffers()[0].dim(0).set_min(0);
+  scheduleFlat(out, i, lanes);
+  return {Pipeline(out), {param, grad, buf, hyper}};
+}
+
+} // namespace
+
+BuiltKernel buildTrainingKernel(const KernelSignature &sig, const Target &target) {
+  switch (sig.op) {
+  case KernelOp::LayerNormGrad: return buildLayerNormGrad(sig, target);
+  case KernelOp::LayerNormParamGrad: return buildLayerNormParamGrad(sig, target);
+  case KernelOp::GlobalAvgPoolGrad: return buildPoolGrad(sig, target);
+  case KernelOp::SoftmaxCrossEntropy: return buildSoftmaxCrossEntropy(sig, target);
+  case KernelOp::AdamW: return buildAdamW(target);
+  case KernelOp::SgdMomentum: return buildSgd(target);
+  default: return buildElementwise(sig, target);
+  }
+}
+
+} // namespace mixerc

@@ -1,0 +1,205 @@
+// The weight- and bias-gradient kernel families of the backward pass: reductions over every row of
+// the batch (a run-time extent) into a parameter-shaped result.
+//
+// Channel weights (dense along the last dim, the patch embedding): dW(k, n) = sum_r X(k, r) D(n, r)
+// is a GEMM whose reduction runs over the batch's rows. The schedule is the forward GEMM's register
+// tile turned around: each task owns a block of output tiles (a k panel of vector columns x rows of
+// n) and walks the rows in chunks; per chunk each tile accumulates in registers and is added to the
+// task's output block, which stays in cache while the chunk's X panel and D rows are reused by all
+// tiles of the block. The patch embedding's X is the image's patches, staged per chunk.
+// Token weights: dW(k, m) = sum_{b,c} X(c, k, b) D(c, m, b) reduces along the contiguous channels,
+// so it is vectorised across the reduction (rfactor into vector lanes) with a 4 x 4 tile of (k, m).
+#include "kernels/Kernels.h"
+
+#include <algorithm>
+
+using namespace Halide;
+
+namespace mixerc {
+namespace {
+
+constexpr int kRowChunk = 256;
+
+/// A 2-D (width, rows) buffer whose rows are the batch's.
+ImageParam rowsParam(const char *name, int64_t width) {
+  ImageParam p(Float(32), 2, name);
+  pinDim(p, 0, width, 1);
+  pinDim(p, 1, 0, width);
+  return p;
+}
+
+/// A 3-D (channels, tokens, batch) buffer.
+ImageParam cubeParam(const char *name, int64_t channels, int64_t tokens) {
+  ImageParam p(Float(32), 3, name);
+  pinDim(p, 0, channels, 1);
+  pinDim(p, 1, tokens, channels);
+  pinDim(p, 2, 0, channels * tokens);
+  return p;
+}
+
+BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &target) {
+  const int n = int(sig.n), k = int(sig.k);
+  const int lanes = target.natural_vector_size<float>();
+  const bool avx512 = target.has_feature(Target::AVX512);
+  Var kk("k"), nn("n"), ro("ro");
+  Func x("x");
+  // Tiles of `tileRows` n x `panel` k (registers), blocks of 16 tiles per task. The tiles round k
+  // up to whole panels and n up to whole tiles; those lanes are computed and discarded, so their
+  // reads are clamped into the buffers (not needed when k is a multiple of the panel, and free for
+  // n, which is a broadcast).
+  const int vectors = std::max(1, std::min(avx512 ? 4 : 2, (k + lanes - 1) / lanes));
+  const int panel = vectors * lanes;
+  const int tileRows = avx512 ? 6 : 4;
+  Expr kRead = k % panel == 0 ? Expr(kk) : clamp(kk, 0, k - 1);
+  std::vector<Argument> arguments;
+  ImageParam grad = rowsParam("grad", n);
+  Expr rows = grad.dim(1).extent();
+  Func patches("patches");
+  if (sig.op == KernelOp::WeightGradPatches) {
+    ImageParam image(Float(32), 4, "image");
+    const int w = int(sig.image_width), h = int(sig.image_height), p = int(sig.patch);
+    pinDim(image, 0, w, 1);
+    pinDim(image, 1, h, w);
+    pinDim(image, 2, sig.image_channels, h * w);
+    pinDim(image, 3, 0, sig.image_channels * h * w);
+    const int tokens = (h / p) * (w / p);
+    Var r("r");
+    Expr s = r % tokens, img = r / tokens, py = s / (w / p), px = s % (w / p);
+    Expr ci = kRead / (p * p), ky = (kRead / p) % p, kx = kRead % p;
+    patches(kk, r) = image(px * p + kx, py * p + ky, ci, img);
+    x = patches;
+    arguments = {image, grad};
+  } else {
+    ImageParam input = rowsParam("input", k);
+    Var r("r");
+    x(kk, r) = input(kRead, r);
+    arguments = {input, grad};
+  }
+
+  // partial(k, n, ro): the product over rows [ro * chunk, ro * chunk + chunk) of the batch.
+  Func partial("partial"), out("out");
+  RDom ri(0, kRowChunk, "ri");
+  Expr r = ro * kRowChunk + ri;
+  ri.where(r < rows);
+  // Bounds inference does not see the predicate, so the (scalar) row index is clamped as well.
+  Expr row = min(r, rows - 1);
+  partial(kk, nn, ro) = 0.0f;
+  partial(kk, nn, ro) += x(kk, row) * grad(min(nn, n - 1), row);
+  RDom chunks(0, (rows + kRowChunk - 1) / kRowChunk, "chunks");
+  out(kk, nn) = 0.0f;
+  out(kk, nn) += partial(kk, nn, chunks);
+  out.output_buffer().dim(0).set_bounds(0, k).set_stride(1);
+  out.output_buffer().dim(1).set_bounds(0, n).set_stride(k);
+
+  // Schedule.
+  Var ko("ko"), ki("ki"), kv("kv"), no("no"), ni("ni"), nb("nb"), task("task");
+  out.vectorize(kk, lanes, TailStrategy::GuardWithIf).parallel(nn);
+  out.update()
+      .split(kk, ko, ki, panel, TailStrategy::GuardWithIf)
+      .split(nn, no, ni, tileRows, TailStrategy::GuardWithIf)
+      .split(no, nb, no, 16, TailStrategy::GuardWithIf)
+      .split(ki, kv, ki, lanes)
+      .reorder(ki, kv, ni, no, chunks, ko, nb)
+      .fuse(ko, nb, task)
+      .parallel(task)
+      .vectorize(ki)
+      .unroll(kv)
+      .unroll(ni);
+  Var pv("pv"), pi("pi");
+  partial.compute_at(out, no)
+      .split(kk, pv, pi, lanes)
+      .vectorize(pi)
+      .unroll(pv)
+      .unroll(nn);
+  partial.update().split(kk, pv, pi, lanes).reorder(pi, pv, nn, ri).vectorize(pi).unroll(pv).unroll(
+      nn);
+  if (sig.op == KernelOp::WeightGradPatches)
+    patches.compute_at(out, chunks).vectorize(kk, lanes, TailStrategy::GuardWithIf);
+  return {Pipeline(out), arguments};
+}
+
+BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &target) {
+  // Tokens: input x(c, k, b), grad d(c, m, b); dW(k, m).
+  const int c = int(sig.n), m = int(sig.m), k = int(sig.k);
+  const int lanes = target.natural_vector_size<float>();
+  ImageParam input = cubeParam("input", c, k), grad = cubeParam("grad", c, m);
+  RDom r(0, c, 0, grad.dim(2).extent(), "r");
+  Var kk("k"), mm("m"), lane("lane");
+  Func out("out");
+  out(kk, mm) = 0.0f;
+  out(kk, mm) += input(r.x, kk, r.y) * grad(r.x, mm, r.y);
+  out.output_buffer().dim(0).set_bounds(0, k).set_stride(1);
+  out.output_buffer().dim(1).set_bounds(0, m).set_stride(k);
+  if (c % lanes == 0) {
+    RVar co("co"), ci("ci");
+    Func lanesSum = out.update().split(r.x, co, ci, lanes).rfactor(ci, lane);
+    Var ko("ko"), ki("ki"), mo("mo"), mi("mi");
+    out.parallel(mm);
+    out.update().parallel(mm);
+    lanesSum.compute_root().vectorize(lane).parallel(mm);
+    lanesSum.update()
+        .split(kk, ko, ki, 4, TailStrategy::GuardWithIf)
+        .split(mm, mo, mi, 4, TailStrategy::GuardWithIf)
+        .reorder(lane, ki, mi, co, r.y, ko, mo)
+        .vectorize(lane)
+        .unroll(ki)
+        .unroll(mi)
+        .parallel(mo);
+  } else {
+    out.parallel(mm);
+    out.update().parallel(mm);
+  }
+  return {Pipeline(out), {input, grad}};
+}
+
+BuiltKernel buildBiasGrad(const KernelSignature &sig, const Target &target) {
+  const int lanes = target.natural_vector_size<float>();
+  Var i("i"), lane("lane");
+  Func out("out");
+  if (sig.op == KernelOp::BiasGradChannels) {
+    const int n = int(sig.n);
+    ImageParam grad = rowsParam("grad", n);
+    RDom r(0, grad.dim(1).extent(), "r");
+    out(i) = 0.0f;
+    out(i) += grad(i, r);
+    out.output_buffer().dim(0).set_bounds(0, n).set_stride(1);
+    Var io("io"), ii("ii");
+    out.vectorize(i, lanes, TailStrategy::GuardWithIf);
+    out.update()
+        .split(i, io, ii, 4 * lanes, TailStrategy::GuardWithIf)
+        .reorder(ii, r, io)
+        .vectorize(ii, lanes)
+        .parallel(io);
+    return {Pipeline(out), {grad}};
+  }
+  // Tokens: grad d(c, m, b); db(m).
+  const int c = int(sig.n), m = int(sig.m);
+  ImageParam grad = cubeParam("grad", c, m);
+  RDom r(0, c, 0, grad.dim(2).extent(), "r");
+  out(i) = 0.0f;
+  out(i) += grad(r.x, i, r.y);
+  out.output_buffer().dim(0).set_bounds(0, m).set_stride(1);
+  if (c % lanes == 0) {
+    RVar co("co"), ci("ci");
+    Func lanesSum = out.update().split(r.x, co, ci, lanes).rfactor(ci, lane);
+    lanesSum.compute_root().vectorize(lane);
+    lanesSum.update().reorder(lane, co, r.y, i).vectorize(lane).parallel(i);
+  }
+  return {Pipeline(out), {grad}};
+}
+
+} // namespace
+
+BuiltKernel buildWeightGradKernel(const KernelSignature &signature, const Target &target) {
+  switch (signature.op) {
+  case KernelOp::WeightGradTokens:
+    return buildTokenWeightGrad(signature, target);
+  case KernelOp::BiasGradChannels:
+  case KernelOp::BiasGradTokens:
+    return buildBiasGrad(signature, target);
+  default:
+    return buildChannelWeightGrad(signature, target);
+  }
+}
+
+} // namespace mixerc

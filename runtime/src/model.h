@@ -1,0 +1,78 @@
+// The model object shared by the runtime's translation units: parameters in one arena (trainable
+// ones first and contiguous, so one fused optimizer kernel updates them all), their packed copies,
+// the activation arenas of inference and training, gradients and optimizer state.
+#ifndef MIXER_RUNTIME_MODEL_H
+#define MIXER_RUNTIME_MODEL_H
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mixer/model_api.h"
+
+namespace mixer::rt {
+
+struct FreeDeleter {
+  void operator()(float *p) const { std::free(p); }
+};
+using FloatArray = std::unique_ptr<float[], FreeDeleter>;
+
+/// 64-byte aligned and zeroed, so that kernels see cache-line aligned rows and padding stays zero;
+/// nullptr when out of memory.
+FloatArray allocate_floats(int64_t count);
+
+/// Storage of a parameter in floats' worth: an i64 counter takes two per element.
+int64_t storage_floats(const ParamDesc &param);
+
+/// The activation slots of one step sequence, grown to the largest batch seen.
+struct ActivationArena {
+  std::vector<FloatArray> slots;
+  int64_t batch = 0;
+  mixer_status reserve(const char *model, const int64_t *elems_per_image, int32_t count,
+                       int64_t batch);
+};
+
+/// The buffers a step sequence reads and writes besides parameters and activations.
+struct StepIO {
+  const float *images = nullptr;
+  float *output = nullptr;
+  const int32_t *labels = nullptr;
+  const float *hyper = nullptr;
+  ActivationArena *activations = nullptr;
+};
+
+struct Model {
+  const ModelDesc *desc = nullptr;
+  FloatArray arena;
+  std::vector<float *> params;     ///< into arena
+  std::vector<int64_t> offsets;    ///< of each parameter in arena (and in grads for trainable ones)
+  int64_t trainable_floats = 0;    ///< [0, trainable_floats) of arena: what the optimizer updates
+  std::vector<FloatArray> packed;
+  ActivationArena activations, train_activations;
+  int64_t batch_limit = 0;
+
+  // Training state (libraries compiled with training = true).
+  FloatArray grads;            ///< trainable_floats, laid out as arena
+  FloatArray moment1, moment2; ///< AdamW's exp_avg and exp_avg_sq, or SGD's momentum (moment1)
+  std::vector<float> losses;   ///< per-image loss of the last train step
+  int64_t optimizer_step = 0;  ///< steps taken; 0: no state yet
+  mixer_optimizer optimizer = MIXER_OPTIMIZER_ADAMW; ///< whose state moment1/2 hold
+
+  int64_t images_per_chunk(int64_t batch) const;
+  void repack();
+  void reset_optimizer_state();
+};
+
+/// Runs `num_steps` steps of a sequence for `batch` images; with `seconds`, times each step.
+mixer_status run_steps(Model *model, const StepDesc *steps, int32_t num_steps, const StepIO &io,
+                       int64_t batch, double *seconds);
+
+/// Calls kernel `kernel` with one flat f32 buffer per entry of `hosts` (the optimizers).
+mixer_status run_flat_kernel(Model *model, int32_t kernel, const std::vector<void *> &hosts,
+                             const std::vector<int64_t> &extents);
+
+} // namespace mixer::rt
+
+#endif

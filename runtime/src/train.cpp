@@ -1,0 +1,152 @@
+// NAME_train_step: the training step sequence (forward, softmax cross-entropy, backward) writes
+// every trainable parameter's gradient, then one fused optimizer kernel updates all parameters
+// and their state in place, and the packed weight copies are rebuilt.
+#include <cmath>
+#include <vector>
+
+#include "error.h"
+#include "mixer/model_api.h"
+#include "model.h"
+
+namespace mixer::rt {
+namespace {
+
+const char *optimizer_name(mixer_optimizer kind) {
+  return kind == MIXER_OPTIMIZER_SGD ? "SGD" : "AdamW";
+}
+
+bool finite_at_least(float v, float low) { return std::isfinite(v) && v >= low; }
+
+mixer_status check_options(const ModelDesc &desc, const mixer_train_options &o) {
+  const char *n = desc.name;
+  if (o.abi_version != MIXER_ABI_VERSION)
+    return fail(MIXER_ERROR_UNSUPPORTED,
+                "%s_train_step: opts->abi_version is %u, this library has ABI %d; initialise the "
+                "options with mixer_train_options_init",
+                n, o.abi_version, MIXER_ABI_VERSION);
+  if (o.optimizer != MIXER_OPTIMIZER_ADAMW && o.optimizer != MIXER_OPTIMIZER_SGD)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_step: opts->optimizer is %d (expected "
+                "MIXER_OPTIMIZER_ADAMW or MIXER_OPTIMIZER_SGD)", n, int(o.optimizer));
+  if (!finite_at_least(o.learning_rate, 0.0f))
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_train_step: opts->learning_rate is %g (must be finite and >= 0)", n,
+                double(o.learning_rate));
+  if (!finite_at_least(o.weight_decay, 0.0f))
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_train_step: opts->weight_decay is %g (must be finite and >= 0)", n,
+                double(o.weight_decay));
+  if (!(o.label_smoothing >= 0.0f && o.label_smoothing < 1.0f))
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_train_step: opts->label_smoothing is %g (must be in [0, 1))", n,
+                double(o.label_smoothing));
+  if (o.optimizer == MIXER_OPTIMIZER_ADAMW) {
+    if (!(o.beta1 >= 0.0f && o.beta1 < 1.0f) || !(o.beta2 >= 0.0f && o.beta2 < 1.0f))
+      return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                  "%s_train_step: opts->beta1 and beta2 are %g and %g (each must be in [0, 1))",
+                  n, double(o.beta1), double(o.beta2));
+    if (!(std::isfinite(o.eps) && o.eps > 0.0f))
+      return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                  "%s_train_step: opts->eps is %g (must be finite and > 0)", n, double(o.eps));
+  } else if (!(o.momentum >= 0.0f && o.momentum <= 1.0f)) {
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_train_step: opts->momentum is %g (must be in [0, 1])", n,
+                double(o.momentum));
+  }
+  return MIXER_OK;
+}
+
+/// One optimizer step over the trainable range of the arena, in place.
+mixer_status update_parameters(Model *model, const mixer_train_options &o) {
+  const TrainDesc &train = *model->desc->train;
+  const int64_t n = model->trainable_floats;
+  const int64_t step = model->optimizer_step + 1;
+  if (o.optimizer == MIXER_OPTIMIZER_ADAMW) {
+    // As torch.optim.AdamW computes its scalars (in double, then used as f32 by the kernels).
+    const double lr = o.learning_rate;
+    const double bc1 = 1.0 - std::pow(double(o.beta1), double(step));
+    const double bc2 = 1.0 - std::pow(double(o.beta2), double(step));
+    float hyper[7] = {float(1.0 - lr * double(o.weight_decay)),
+                      float(1.0 - double(o.beta1)),
+                      o.beta2,
+                      float(1.0 - double(o.beta2)),
+                      float(lr / bc1),
+                      float(std::sqrt(bc2)),
+                      o.eps};
+    void *p = model->arena.get(), *g = model->grads.get(), *m = model->moment1.get(),
+         *v = model->moment2.get();
+    if (mixer_status s = run_flat_kernel(model, train.adamw_kernel, {p, g, m, v, hyper, p, m, v},
+                                         {n, n, n, n, 7, n, n, n}))
+      return s;
+  } else {
+    float hyper[3] = {o.learning_rate, o.momentum, o.weight_decay};
+    void *p = model->arena.get(), *g = model->grads.get(), *b = model->moment1.get();
+    if (mixer_status s =
+            run_flat_kernel(model, train.sgd_kernel, {p, g, b, hyper, p, b}, {n, n, n, 3, n, n}))
+      return s;
+  }
+  model->optimizer_step = step;
+  model->optimizer = o.optimizer;
+  model->repack();
+  return MIXER_OK;
+}
+
+} // namespace
+
+mixer_status train_step(Model *model, const float *images, const int32_t *labels, int64_t batch,
+                        const mixer_train_options *opts, float *loss_out) {
+  if (!model)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "train_step: model is NULL");
+  const ModelDesc &desc = *model->desc;
+  const char *n = desc.name;
+  if (!desc.train)
+    return fail(MIXER_ERROR_UNSUPPORTED,
+                "%s_train_step: the library was compiled without training = true", n);
+  if (!images)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_step: images is NULL", n);
+  if (!labels)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_step: labels is NULL", n);
+  if (batch <= 0 || batch > model->batch_limit)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_step: batch is %lld (must be 1..%lld)", n,
+                (long long)batch, (long long)model->batch_limit);
+  mixer_train_options defaults;
+  mixer_train_options_init(&defaults);
+  const mixer_train_options &o = opts ? *opts : defaults;
+  if (mixer_status s = check_options(desc, o))
+    return s;
+  for (int64_t i = 0; i < batch; ++i)
+    if (labels[i] < 0 || labels[i] >= desc.num_classes)
+      return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                  "%s_train_step: labels[%lld] is %d (must be in [0, %lld))", n, (long long)i,
+                  labels[i], (long long)desc.num_classes);
+  if (model->optimizer_step > 0 && o.optimizer != model->optimizer)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_train_step: the model holds %s state from %lld steps; continuing with %s "
+                "would discard it (load weights without optimizer.* tensors to start afresh)",
+                n, optimizer_name(model->optimizer), (long long)model->optimizer_step,
+                optimizer_name(o.optimizer));
+
+  const TrainDesc &train = *desc.train;
+  if (mixer_status s = model->train_activations.reserve(n, train.activation_elems_per_image,
+                                                        train.num_activations, batch))
+    return s;
+  model->losses.resize(size_t(batch));
+  const float lossHyper[1] = {o.label_smoothing};
+  StepIO io;
+  io.images = images;
+  io.labels = labels;
+  io.output = model->losses.data();
+  io.hyper = lossHyper;
+  io.activations = &model->train_activations;
+  if (mixer_status s = run_steps(model, train.steps, train.num_steps, io, batch, nullptr))
+    return s;
+  double total = 0;
+  for (float l : model->losses)
+    total += double(l);
+  if (mixer_status s = update_parameters(model, o))
+    return s;
+  if (loss_out)
+    *loss_out = float(total / double(batch));
+  return MIXER_OK;
+}
+
+} // namespace mixer::rt
