@@ -7,22 +7,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <dlfcn.h>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "driver/ModelLibrary.h"
 #include "mixer/runtime.h"
 
 namespace mixerc {
 namespace {
-
-template <typename Fn> Fn symbol(void *handle, const std::string &name) {
-  return reinterpret_cast<Fn>(dlsym(handle, name.c_str()));
-}
 
 /// Memory bandwidth the way a streaming kernel sees it: `threads` threads each scale their share of
 /// a 512 MiB buffer into another (one read and one write per element, far beyond the caches);
@@ -52,24 +49,22 @@ double bandwidthProbe(int threads) {
   return best;
 }
 
-using ProfileFn = mixer_status (*)(void *, const float *, int64_t, float *, mixer_step_profile *,
-                                   int32_t, int32_t *);
+/// One profiled call: fills steps[0 .. capacity) and the step count.
+using ProfileCall = std::function<mixer_status(mixer_step_profile *, int32_t, int32_t *)>;
 
 /// Times every step over `runs` profiled calls (keeping each step's fastest) and prints one line
 /// per kernel: its steps summed, GFLOP/s, GB/s and the fraction of the probe's bandwidth.
-int printProfile(ProfileFn profile, void *model, const std::vector<float> &images, int64_t batch,
-                 std::vector<float> &logits, int threads, double seconds,
+int printProfile(const ProfileCall &profile, int threads, double seconds,
                  const char *(*lastError)()) {
   int32_t count = 0;
-  profile(model, images.data(), batch, logits.data(), nullptr, 0, &count); // asks the size
+  profile(nullptr, 0, &count); // asks the size
   std::vector<mixer_step_profile> steps(static_cast<size_t>(count)), best;
   auto start = std::chrono::steady_clock::now();
   for (int run = 0;
        run < 5 ||
        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds;
        ++run) {
-    if (profile(model, images.data(), batch, logits.data(), steps.data(), count, &count) !=
-        MIXER_OK) {
+    if (profile(steps.data(), count, &count) != MIXER_OK) {
       fmt::print(stderr, "mixerc bench: {}\n", lastError());
       return 1;
     }
@@ -110,30 +105,19 @@ int printProfile(ProfileFn profile, void *model, const std::vector<float> &image
 } // namespace
 
 int runBench(const BenchOptions &o) {
-  std::string file = std::filesystem::path(o.library).filename().string();
-  if (file.rfind("lib", 0) != 0 || file.size() < 7 || file.substr(file.size() - 3) != ".so") {
-    fmt::print(stderr, "mixerc bench: {}: expected a library named lib<name>.so\n", o.library);
+  ModelLibrary lib;
+  std::string error;
+  if (!lib.open(o.library, &error)) {
+    fmt::print(stderr, "mixerc bench: {}\n", error);
     return 2;
   }
-  std::string name = file.substr(3, file.size() - 6);
-  void *handle = dlopen(std::filesystem::absolute(o.library).c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    fmt::print(stderr, "mixerc bench: {}\n", dlerror());
-    return 2;
-  }
-  auto info = symbol<const mixer_model_info *(*)()>(handle, name + "_info");
-  auto create = symbol<mixer_status (*)(const mixer_options *, void **)>(handle, name + "_create");
-  auto destroy = symbol<void (*)(void *)>(handle, name + "_destroy");
-  auto load = symbol<mixer_status (*)(void *, const char *)>(handle, name + "_load_weights");
-  auto infer =
-      symbol<mixer_status (*)(void *, const float *, int64_t, float *)>(handle, name + "_infer");
-  auto lastError = symbol<const char *(*)()>(handle, "mixer_last_error");
-  auto profile = symbol<ProfileFn>(handle, name + "_profile");
-  if (!info || !create || !destroy || !infer || !load || !lastError || !profile) {
-    fmt::print(stderr, "mixerc bench: {} is not a mixerc library for model '{}'\n", o.library,
-               name);
-    return 2;
-  }
+  auto info = lib.info;
+  auto create = lib.create;
+  auto destroy = lib.destroy;
+  auto load = lib.load;
+  auto infer = lib.infer;
+  auto lastError = lib.lastError;
+  auto profile = lib.profile;
   const mixer_model_info &model = *info();
   mixer_options options;
   mixer_options_init(&options);
@@ -152,15 +136,32 @@ int runBench(const BenchOptions &o) {
   for (float &x : images)
     x = normal(random);
 
+  // --train: random labels, AdamW with learning rate 0 (the same kernels as any rate, and the
+  // weights stay where they are however long the benchmark runs).
+  std::vector<int32_t> labels(size_t(o.batch));
+  for (size_t i = 0; i < labels.size(); ++i)
+    labels[i] = int32_t(i % size_t(model.classes));
+  mixer_train_options train;
+  mixer_train_options_init(&train);
+  train.learning_rate = 0.0f;
+  if (o.train && !lib.trainStep) {
+    fmt::print(stderr, "mixerc bench: {} was compiled without training = true\n", o.library);
+    destroy(m);
+    return 2;
+  }
+  auto run = [&]() {
+    return o.train ? lib.trainStep(m, images.data(), labels.data(), o.batch, &train, nullptr)
+                   : infer(m, images.data(), o.batch, logits.data());
+  };
   using Clock = std::chrono::steady_clock;
   std::vector<double> times;
   auto start = Clock::now();
   for (int i = 0; i < 2; ++i) // warm-up: page in weights and activations, start the thread pool
-    infer(m, images.data(), o.batch, logits.data());
+    run();
   while (times.size() < 5 ||
          std::chrono::duration<double>(Clock::now() - start).count() < o.seconds) {
     auto t0 = Clock::now();
-    if (infer(m, images.data(), o.batch, logits.data()) != MIXER_OK) {
+    if (run() != MIXER_OK) {
       fmt::print(stderr, "mixerc bench: {}\n", lastError());
       destroy(m);
       return 1;
@@ -170,13 +171,18 @@ int runBench(const BenchOptions &o) {
   std::sort(times.begin(), times.end());
   double median = times[times.size() / 2];
   double imagesPerSecond = double(o.batch) / median;
-  fmt::print("model={} batch={} threads={} runs={} median_ms={:.3f} min_ms={:.3f} "
+  // A train step is counted as 3 forward passes (forward, and the two backward products).
+  const double flops = model.flops_per_image * (o.train ? 3.0 : 1.0);
+  fmt::print("model={} mode={} batch={} threads={} runs={} median_ms={:.3f} min_ms={:.3f} "
              "images_per_s={:.2f} gflops={:.1f}\n",
-             model.name, o.batch, o.threads, times.size(), median * 1e3, times.front() * 1e3,
-             imagesPerSecond, imagesPerSecond * model.flops_per_image * 1e-9);
-  int status = o.profile ? printProfile(profile, m, images, o.batch, logits, o.threads,
-                                        o.seconds, lastError)
-                         : 0;
+             model.name, o.train ? "train" : "infer", o.batch, o.threads, times.size(),
+             median * 1e3, times.front() * 1e3, imagesPerSecond, imagesPerSecond * flops * 1e-9);
+  ProfileCall call = [&](mixer_step_profile *steps, int32_t capacity, int32_t *count) {
+    return o.train ? lib.trainProfile(m, images.data(), labels.data(), o.batch, &train, nullptr,
+                                      steps, capacity, count)
+                   : profile(m, images.data(), o.batch, logits.data(), steps, capacity, count);
+  };
+  int status = o.profile ? printProfile(call, o.threads, o.seconds, lastError) : 0;
   destroy(m);
   return status;
 }

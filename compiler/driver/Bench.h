@@ -13,6 +13,7 @@ struct BenchOptions {
   double seconds = 3.0; ///< minimum measuring time
   std::string weights;  ///< optional safetensors file
   bool profile = false; ///< per-kernel times and a memory bandwidth probe
+  bool train = false;   ///< time NAME_train_step instead of NAME_infer
 };
 
 /// Prints one line of results; returns the process exit status.

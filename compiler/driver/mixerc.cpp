@@ -1,5 +1,5 @@
-// mixerc: the command-line driver. Verbs: compile, bench (train, eval and tune come with their
-// issues). Every verb takes --help; errors are one line on stderr and a non-zero exit status.
+// mixerc: the command-line driver. Verbs: compile, bench, train, eval (tune comes with its
+// issue). Every verb takes --help; errors are one line on stderr and a non-zero exit status.
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "driver/Args.h"
 #include "driver/Bench.h"
+#include "driver/Train.h"
 #include "lower/EmitLibrary.h"
 #include "lower/Frontend.h"
 #include "spec/Spec.h"
@@ -21,6 +23,10 @@ verbs:
                          compile a spec to DIR/lib<name>.so and DIR/<name>.h
   bench LIB [--batch B] [--threads T] [--seconds S] [--weights W.safetensors]
                          time inference of a compiled library
+  train SPEC|LIB --data DATA [--epochs N] [--batch B] [--lr LR] [--out W.safetensors] ...
+                         train a model compiled with training = true
+  eval LIB --weights W.safetensors --data DATA
+                         test accuracy of a checkpoint
 
 Run 'mixerc <verb> --help' for a verb's options.
 )";
@@ -50,6 +56,8 @@ options:
   --threads T         worker threads (default 0: all cores)
   --seconds S         measure for at least S seconds (default 3)
   --weights FILE      load weights from a safetensors file first (default: initial weights)
+  --train             time a training step (NAME_train_step: forward, loss, backward and an
+                      AdamW update with learning rate 0) of a library compiled for training
   --profile           also time every kernel call (fastest of the profiled runs) and print,
                       per kernel, its time, GFLOP/s and GB/s of the distinct bytes it reads and
                       writes, next to the memory bandwidth a probe measures in this process
@@ -60,27 +68,28 @@ int usageError(const std::string &message) {
   return 2;
 }
 
-bool isHelp(const char *arg) { return !std::strcmp(arg, "--help") || !std::strcmp(arg, "-h"); }
+using mixerc::isHelp;
+using mixerc::parseInt;
+using mixerc::takeValue;
 
-/// Parses "--flag value" pairs; returns false with a message on a missing or bad value.
-bool takeValue(int argc, char **argv, int &i, std::string *value, std::string *error) {
-  if (i + 1 >= argc) {
-    *error = fmt::format("{} needs a value", argv[i]);
+/// Emits the library and header into `dir` and reports what was built on `report`.
+bool buildLibrary(const mixerc::ModelSpec &spec, const mixerc::KernelPlan &plan,
+                  const std::string &target, const std::string &dir, bool verbose, FILE *report,
+                  std::string *error) {
+  mixerc::EmitOptions options;
+  options.output_dir = dir;
+  options.target = target;
+  options.verbose = verbose;
+  auto start = std::chrono::steady_clock::now();
+  if (!mixerc::emitLibrary(plan, options, error))
     return false;
-  }
-  *value = argv[++i];
-  return true;
-}
-
-bool parseInt(const std::string &flag, const std::string &text, int64_t lo, int64_t *out,
-              std::string *error) {
-  char *end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end || v < lo) {
-    *error = fmt::format("{}: '{}' is not an integer >= {}", flag, text, lo);
-    return false;
-  }
-  *out = v;
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(report,
+             "mixerc: {}/lib{}.so and {}.h: {} kernels for {} steps{}, {} parameters, {:.1f} s\n",
+             options.output_dir, spec.name, spec.name, plan.kernels.size(), plan.steps.size(),
+             plan.training ? fmt::format(" (training: {})", plan.train_steps.size()) : "",
+             plan.params.size(), seconds);
   return true;
 }
 
@@ -146,20 +155,30 @@ int compileVerb(int argc, char **argv) {
     fmt::print("{}", text);
     return 0;
   }
-  mixerc::EmitOptions options;
-  options.output_dir = outDir.empty() ? "build-" + spec.name : outDir;
-  options.target = target;
-  options.verbose = verbose;
-  auto start = std::chrono::steady_clock::now();
-  if (!mixerc::emitLibrary(plan, options, &error))
+  if (!buildLibrary(spec, plan, target, outDir.empty() ? "build-" + spec.name : outDir, verbose,
+                    stdout, &error))
     return usageError(error);
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("mixerc: {}/lib{}.so and {}.h: {} kernels for {} steps{}, {} parameters, {:.1f} s\n",
-             options.output_dir, spec.name, spec.name, plan.kernels.size(), plan.steps.size(),
-             plan.training ? fmt::format(" (training: {})", plan.train_steps.size()) : "",
-             plan.params.size(), seconds);
   return 0;
+}
+
+/// mixerc train SPEC: compiles for the host into ./build-<name> (reporting on stderr).
+bool compileForTraining(const std::string &specPath, std::string *library, std::string *error) {
+  mixerc::ModelSpec spec;
+  if (!mixerc::parseSpecFile(specPath, &spec, error))
+    return false;
+  if (!spec.training) {
+    *error = fmt::format("{}: add 'training = true' to [build] to train this model", specPath);
+    return false;
+  }
+  mixerc::VectorMachine machine;
+  mixerc::KernelPlan plan;
+  const std::string dir = "build-" + spec.name;
+  if (!mixerc::targetVectorMachine(spec.targets.front(), &machine, error) ||
+      !mixerc::planModel(spec, machine, &plan, error) ||
+      !buildLibrary(spec, plan, spec.targets.front(), dir, false, stderr, error))
+    return false;
+  *library = dir + "/lib" + spec.name + ".so";
+  return true;
 }
 
 int benchVerb(int argc, char **argv) {
@@ -186,6 +205,8 @@ int benchVerb(int argc, char **argv) {
         return usageError(error);
     } else if (arg == "--profile") {
       options.profile = true;
+    } else if (arg == "--train") {
+      options.train = true;
     } else if (!arg.empty() && arg[0] == '-') {
       return usageError(fmt::format("bench: unknown option '{}'", arg));
     } else if (options.library.empty()) {
@@ -211,5 +232,9 @@ int main(int argc, char **argv) {
     return compileVerb(argc, argv);
   if (verb == "bench")
     return benchVerb(argc, argv);
+  if (verb == "train")
+    return mixerc::trainVerb(argc, argv, compileForTraining);
+  if (verb == "eval")
+    return mixerc::evalVerb(argc, argv);
   return usageError(fmt::format("unknown verb '{}' (see mixerc --help)", verb));
 }

@@ -50,13 +50,25 @@ void pinRowsOutput(Func f, int64_t width) {
   pinDim(f.output_buffer(), 1, 0, width);
 }
 
+/// A row sum over `r` (the row's width) vectorised across the row: rfactor into vector lanes,
+/// computed wherever `sum` is. Widths that are not whole vectors stay scalar.
+void vectoriseRowSum(Func sum, RDom r, int width, int lanes, Func at, Var where) {
+  sum.compute_at(at, where);
+  if (width % lanes != 0)
+    return;
+  RVar outer("outer"), inner("inner");
+  Var lane("lane");
+  Func partial = sum.update().split(r.x, outer, inner, lanes).rfactor(inner, lane);
+  partial.compute_at(at, where).vectorize(lane).update().vectorize(lane);
+}
+
 /// Row statistics of a (width, rows) input as PyTorch's LayerNorm computes them (two passes).
 struct RowStats {
-  Func mean{"mean"}, rstd{"rstd"};
-  RowStats(ImageParam input, int width, double epsilon) {
+  Func sum{"sum"}, squares{"squares"}, mean{"mean"}, rstd{"rstd"};
+  RDom r;
+  int width;
+  RowStats(ImageParam input, int width, double epsilon) : r(0, width, "r"), width(width) {
     Var row("row");
-    RDom r(0, width, "r");
-    Func sum("sum"), squares("squares");
     sum(row) = 0.0f;
     sum(row) += input(r, row);
     mean(row) = sum(row) / float(width);
@@ -64,6 +76,13 @@ struct RowStats {
     Expr centred = input(r, row) - mean(row);
     squares(row) += centred * centred;
     rstd(row) = 1.0f / sqrt(squares(row) / float(width) + float(epsilon));
+  }
+  /// Computes the statistics per row of `at`'s loop `where`, with vectorised sums.
+  void computeAt(Func at, Var where, int lanes) {
+    vectoriseRowSum(sum, r, width, lanes, at, where);
+    vectoriseRowSum(squares, r, width, lanes, at, where);
+    mean.compute_at(at, where);
+    rstd.compute_at(at, where);
   }
 };
 
@@ -97,8 +116,11 @@ BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target)
   out.split(row, ro, ri, 8, TailStrategy::GuardWithIf)
       .parallel(ro)
       .vectorize(c, lanes, TailStrategy::GuardWithIf);
-  for (Func f : {stats.mean, stats.rstd, gSum, gxSum})
-    f.compute_at(out, ri);
+  stats.computeAt(out, ri, lanes);
+  g.compute_at(out, ri).vectorize(c, lanes, TailStrategy::GuardWithIf);
+  xhat.compute_at(out, ri).vectorize(c, lanes, TailStrategy::GuardWithIf);
+  vectoriseRowSum(gSum, r, width, lanes, out, ri);
+  vectoriseRowSum(gxSum, r, width, lanes, out, ri);
   return {Pipeline(out), {input, gamma, grad}};
 }
 
@@ -110,9 +132,10 @@ BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &ta
   RowStats stats(input, width, sig.epsilon);
   Var c("c"), row("row");
   RDom r(0, grad.dim(1).extent(), "r");
-  Func gammaGrad("gamma_grad"), betaGrad("beta_grad");
+  Func gammaGrad("gamma_grad"), betaGrad("beta_grad"), rowStats("row_stats");
+  rowStats(row) = {stats.mean(row), stats.rstd(row)};
   gammaGrad(c) = 0.0f;
-  gammaGrad(c) += grad(c, r) * (input(c, r) - stats.mean(r)) * stats.rstd(r);
+  gammaGrad(c) += grad(c, r) * (input(c, r) - rowStats(r)[0]) * rowStats(r)[1];
   betaGrad(c) = 0.0f;
   betaGrad(c) += grad(c, r);
   for (Func f : {gammaGrad, betaGrad}) {
@@ -125,10 +148,11 @@ BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &ta
         .vectorize(ci, lanes)
         .parallel(co);
   }
-  for (Func f : {stats.mean, stats.rstd}) {
-    f.compute_root();
-    parallelBlocks(f, row, 64);
-  }
+  // The statistics of every row first, parallel over blocks of rows.
+  rowStats.compute_root();
+  Var ro("ro"), ri("ri");
+  rowStats.split(row, ro, ri, 64, TailStrategy::GuardWithIf).parallel(ro);
+  stats.computeAt(rowStats, ri, lanes);
   return {Pipeline({gammaGrad, betaGrad}), {input, grad}};
 }
 

@@ -119,36 +119,47 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
 }
 
 BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &target) {
-  // Tokens: input x(c, k, b), grad d(c, m, b); dW(k, m).
+  // Tokens: input x(c, k, b), grad d(c, m, b); dW(k, m) = sum_{b,c} x(c, k, b) d(c, m, b).
   const int c = int(sig.n), m = int(sig.m), k = int(sig.k);
   const int lanes = target.natural_vector_size<float>();
   ImageParam input = cubeParam("input", c, k), grad = cubeParam("grad", c, m);
-  RDom r(0, c, 0, grad.dim(2).extent(), "r");
   Var kk("k"), mm("m"), lane("lane");
   Func out("out");
-  out(kk, mm) = 0.0f;
-  out(kk, mm) += input(r.x, kk, r.y) * grad(r.x, mm, r.y);
-  out.output_buffer().dim(0).set_bounds(0, k).set_stride(1);
-  out.output_buffer().dim(1).set_bounds(0, m).set_stride(k);
-  if (c % lanes == 0) {
-    RVar co("co"), ci("ci");
-    Func lanesSum = out.update().split(r.x, co, ci, lanes).rfactor(ci, lane);
-    Var ko("ko"), ki("ki"), mo("mo"), mi("mi");
+  auto pinOutput = [&] {
+    out.output_buffer().dim(0).set_bounds(0, k).set_stride(1);
+    out.output_buffer().dim(1).set_bounds(0, m).set_stride(k);
+  };
+  if (c % lanes != 0) { // odd channel counts: a plain reduction
+    RDom r(0, c, 0, grad.dim(2).extent(), "r");
+    out(kk, mm) = 0.0f;
+    out(kk, mm) += input(r.x, kk, r.y) * grad(r.x, mm, r.y);
+    pinOutput();
     out.parallel(mm);
     out.update().parallel(mm);
-    lanesSum.compute_root().vectorize(lane).parallel(mm);
-    lanesSum.update()
-        .split(kk, ko, ki, 4, TailStrategy::GuardWithIf)
-        .split(mm, mo, mi, 4, TailStrategy::GuardWithIf)
-        .reorder(lane, ki, mi, co, r.y, ko, mo)
-        .vectorize(lane)
-        .unroll(ki)
-        .unroll(mi)
-        .parallel(mo);
-  } else {
-    out.parallel(mm);
-    out.update().parallel(mm);
+    return {Pipeline(out), {input, grad}};
   }
+  // A 4 x 4 tile of (k, m) dot products accumulates in 16 vector registers across the channels
+  // (contiguous in both operands) and the batch; the lanes are summed once at the end. Tiles past
+  // k or m read clamped rows and are discarded.
+  constexpr int kTile = 4;
+  RDom r(0, c / lanes, 0, grad.dim(2).extent(), "r");
+  Func acc("acc");
+  Expr ch = r.x * lanes + lane;
+  acc(lane, kk, mm) = 0.0f;
+  acc(lane, kk, mm) += input(ch, min(kk, k - 1), r.y) * grad(ch, min(mm, m - 1), r.y);
+  RDom l(0, lanes, "l");
+  out(kk, mm) = 0.0f;
+  out(kk, mm) += acc(l, kk, mm);
+  pinOutput();
+  Var ko("ko"), ki("ki"), mo("mo"), mi("mi");
+  out.update()
+      .split(kk, ko, ki, kTile, TailStrategy::GuardWithIf)
+      .split(mm, mo, mi, kTile, TailStrategy::GuardWithIf)
+      .reorder(l, ki, mi, ko, mo)
+      .parallel(mo);
+  acc.compute_at(out, ko).vectorize(lane).unroll(kk).unroll(mm);
+  acc.update().reorder(lane, kk, mm, r.x, r.y).vectorize(lane).unroll(kk).unroll(mm);
+  acc.bound_extent(kk, kTile).bound_extent(mm, kTile);
   return {Pipeline(out), {input, grad}};
 }
 

@@ -127,6 +127,14 @@ MIXER_API mixer_status {n}_profile({n}_model *model, const float *images, int64_
 MIXER_API mixer_status {n}_train_step({n}_model *model, const float *images,
                                      const int32_t *labels, int64_t batch,
                                      const mixer_train_options *opts, float *loss_out);
+
+/** {n}_train_step that also times each kernel call, the optimizer last, into
+ * steps[0 .. *num_steps) (mixerc bench --train --profile); sizes as {n}_profile. */
+MIXER_API mixer_status {n}_train_profile({n}_model *model, const float *images,
+                                        const int32_t *labels, int64_t batch,
+                                        const mixer_train_options *opts, float *loss_out,
+                                        mixer_step_profile *steps, int32_t capacity,
+                                        int32_t *num_steps);
 )", fmt::arg("n", n), fmt::arg("k", plan.classes)) : std::string()));
 }
 
@@ -239,6 +247,16 @@ extern "C" mixer_status {n}_train_step({n}_model *model, const float *images,
                                        const mixer_train_options *opts, float *loss_out) {{
   clear_error();
   return train_step(reinterpret_cast<Model *>(model), images, labels, batch, opts, loss_out);
+}}
+
+extern "C" mixer_status {n}_train_profile({n}_model *model, const float *images,
+                                          const int32_t *labels, int64_t batch,
+                                          const mixer_train_options *opts, float *loss_out,
+                                          mixer_step_profile *steps, int32_t capacity,
+                                          int32_t *num_steps) {{
+  clear_error();
+  return train_profile(reinterpret_cast<Model *>(model), images, labels, batch, opts, loss_out,
+                       steps, capacity, num_steps);
 }}
 )",
                        fmt::arg("n", n));

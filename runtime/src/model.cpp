@@ -363,6 +363,8 @@ mixer_status check_infer_args(Model *model, const float *images, int64_t batch,
                                     desc.num_activations, model->images_per_chunk(batch));
 }
 
+} // namespace
+
 /// Bytes of the distinct buffers a step touches (a slot viewed twice, as a depthwise
 /// convolution's input and residual, counts once).
 double step_bytes(const StepDesc &step, int64_t batch) {
@@ -381,6 +383,8 @@ double step_bytes(const StepDesc &step, int64_t batch) {
   }
   return bytes;
 }
+
+namespace {
 
 /// Runs the kernel sequence chunk by chunk (ModelDesc::images_per_chunk); per-step times add up.
 mixer_status run_chunks(Model *model, const float *images, int64_t batch, float *logits,

@@ -69,6 +69,9 @@ struct Model {
 mixer_status run_steps(Model *model, const StepDesc *steps, int32_t num_steps, const StepIO &io,
                        int64_t batch, double *seconds);
 
+/// Bytes of the distinct buffers a step reads and writes at `batch` (profiles).
+double step_bytes(const StepDesc &step, int64_t batch);
+
 /// Calls kernel `kernel` with one flat f32 buffer per entry of `hosts` (the optimizers).
 mixer_status run_flat_kernel(Model *model, int32_t kernel, const std::vector<void *> &hosts,
                              const std::vector<int64_t> &extents);

@@ -1,6 +1,7 @@
 // NAME_train_step: the training step sequence (forward, softmax cross-entropy, backward) writes
 // every trainable parameter's gradient, then one fused optimizer kernel updates all parameters
 // and their state in place, and the packed weight copies are rebuilt.
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -92,8 +93,10 @@ mixer_status update_parameters(Model *model, const mixer_train_options &o) {
 
 } // namespace
 
-mixer_status train_step(Model *model, const float *images, const int32_t *labels, int64_t batch,
-                        const mixer_train_options *opts, float *loss_out) {
+/// The train step; with `seconds`, times every step and then the optimizer into it.
+mixer_status run_train_step(Model *model, const float *images, const int32_t *labels,
+                            int64_t batch, const mixer_train_options *opts, float *loss_out,
+                            double *seconds) {
   if (!model)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "train_step: model is NULL");
   const ModelDesc &desc = *model->desc;
@@ -137,15 +140,59 @@ mixer_status train_step(Model *model, const float *images, const int32_t *labels
   io.output = model->losses.data();
   io.hyper = lossHyper;
   io.activations = &model->train_activations;
-  if (mixer_status s = run_steps(model, train.steps, train.num_steps, io, batch, nullptr))
+  if (mixer_status s = run_steps(model, train.steps, train.num_steps, io, batch, seconds))
     return s;
   double total = 0;
   for (float l : model->losses)
     total += double(l);
+  auto start = std::chrono::steady_clock::now();
   if (mixer_status s = update_parameters(model, o))
     return s;
+  if (seconds)
+    seconds[train.num_steps] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (loss_out)
     *loss_out = float(total / double(batch));
+  return MIXER_OK;
+}
+
+mixer_status train_step(Model *model, const float *images, const int32_t *labels, int64_t batch,
+                        const mixer_train_options *opts, float *loss_out) {
+  return run_train_step(model, images, labels, batch, opts, loss_out, nullptr);
+}
+
+mixer_status train_profile(Model *model, const float *images, const int32_t *labels,
+                           int64_t batch, const mixer_train_options *opts, float *loss_out,
+                           mixer_step_profile *steps, int32_t capacity, int32_t *num_steps) {
+  if (!model || !model->desc->train) // the train step's own checks say what is wrong
+    return run_train_step(model, images, labels, batch, opts, loss_out, nullptr);
+  const ModelDesc &desc = *model->desc;
+  if (!num_steps)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_profile: num_steps is NULL", desc.name);
+  const TrainDesc &train = *desc.train;
+  *num_steps = train.num_steps + 1;
+  if (capacity < *num_steps)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_train_profile: capacity is %d but the train step has %d steps", desc.name,
+                capacity, *num_steps);
+  if (!steps)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_profile: steps is NULL", desc.name);
+  std::vector<double> seconds(size_t(*num_steps), 0.0);
+  if (mixer_status s =
+          run_train_step(model, images, labels, batch, opts, loss_out, seconds.data()))
+    return s;
+  for (int32_t i = 0; i < train.num_steps; ++i) {
+    const StepDesc &step = train.steps[i];
+    steps[i] = {step.label, desc.kernels[step.kernel].name, seconds[size_t(i)],
+                step.flops_per_image * double(batch), step_bytes(step, batch)};
+  }
+  const double parameters = double(model->trainable_floats) * sizeof(float);
+  steps[train.num_steps] = {"optimizer",
+                            desc.kernels[opts && opts->optimizer == MIXER_OPTIMIZER_SGD
+                                             ? train.sgd_kernel
+                                             : train.adamw_kernel]
+                                .name,
+                            seconds.back(), 0.0, parameters * 7};
   return MIXER_OK;
 }
 
