@@ -6,6 +6,8 @@ openvino (f32 inference precision forced: on CPUs with AVX512-BF16 it silently r
 one stream). The model is the independent reference of tests/numerics/mixer_reference.py (timm's
 MlpMixer and ConvMixer; the Scaling MLPs B-MLP). PyTorch runs ConvMixer in the memory format given
 by --memory-format (the harness measures both and keeps the faster). Usage: peers.py PEER SPEC --batch B [--threads 2] [--seconds 10]
+With --train (torch only) it times a whole training step instead: zero_grad, forward,
+cross-entropy, backward and an AdamW step (torch.optim.AdamW, foreach, its fastest CPU path).
 Prints: peer=NAME model=NAME batch=B images_per_s=X median_ms=Y version=V"""
 import argparse
 import os
@@ -50,6 +52,7 @@ def main():
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--memory-format", choices=["contiguous", "channels_last"],
                    default="contiguous")
+    p.add_argument("--train", action="store_true", help="time a training step (torch only)")
     args = p.parse_args()
 
     import torch
@@ -64,7 +67,18 @@ def main():
         images = images.contiguous(memory_format=torch.channels_last)
         version += "+channels_last"
 
-    if args.peer == "torch":
+    if args.train:
+        if args.peer != "torch":
+            raise SystemExit("--train: only the torch peer trains")
+        model.train()
+        labels = torch.arange(args.batch) % spec["model"]["classes"]
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.0, foreach=True)
+        def run():
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+            loss.backward()
+            optimizer.step()
+    elif args.peer == "torch":
         def run():
             with torch.inference_mode():
                 model(images)

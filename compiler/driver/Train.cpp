@@ -57,6 +57,7 @@ options:
   --out FILE            checkpoint written after every epoch (default <name>.safetensors)
   --log FILE            CSV log, one row per epoch, appended (default <out>.csv)
   --plot FILE.png       loss and accuracy curves, redrawn after every epoch
+  --stop-after K        stop after epoch K of the --epochs schedule (continue with --resume)
   --resume FILE         continue from a checkpoint saved at the end of an epoch
   --init FILE           start from these weights (no optimizer state) instead of the seed's
 )";
@@ -89,7 +90,7 @@ struct Random {
 };
 
 struct Recipe {
-  int64_t epochs = 5, batch = 128, warmup = 300, crop = 0, seed = 0, threads = 0;
+  int64_t epochs = 5, batch = 128, warmup = 300, crop = 0, seed = 0, threads = 0, stopAfter = 0;
   double lr = 2e-3, weightDecay = 0.05, momentum = 0.9, smoothing = 0.1;
   bool flip = true;
   mixer_optimizer optimizer = MIXER_OPTIMIZER_ADAMW;
@@ -237,6 +238,8 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
       ok = flagInt(1, &r.epochs);
     } else if (arg == "--batch") {
       ok = flagInt(1, &r.batch);
+    } else if (arg == "--stop-after") {
+      ok = flagInt(1, &r.stopAfter);
     } else if (arg == "--warmup") {
       ok = flagInt(0, &r.warmup);
     } else if (arg == "--crop") {
@@ -355,7 +358,8 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
   std::vector<float> images;
   std::vector<int32_t> labels;
   Progress progress;
-  for (int64_t epoch = step / steps_per_epoch + 1; epoch <= r.epochs; ++epoch) {
+  const int64_t lastEpoch = r.stopAfter ? std::min(r.stopAfter, r.epochs) : r.epochs;
+  for (int64_t epoch = step / steps_per_epoch + 1; epoch <= lastEpoch; ++epoch) {
     std::vector<int64_t> order(size_t(dataset.train.count));
     std::iota(order.begin(), order.end(), 0);
     Random shuffle(uint64_t(r.seed), uint64_t(epoch) * 2);

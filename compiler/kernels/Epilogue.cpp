@@ -24,20 +24,40 @@ Epilogue::Epilogue(const KernelSignature &sig, int64_t channels, std::vector<Arg
   shift_(c_) = beta(c_) - mean(c_) * scale_(c_);
 }
 
-Expr Epilogue::apply(Expr v, Expr channel) const {
-  switch (activation_) {
+Expr activationValue(Activation activation, Expr v) {
+  switch (activation) {
   case Activation::None:
-    break;
+    return v;
   case Activation::GeluErf:
-    v = 0.5f * v * (1.0f + erf(v * float(M_SQRT1_2)));
-    break;
+    return 0.5f * v * (1.0f + erf(v * float(M_SQRT1_2)));
   case Activation::GeluTanh:
-    v = 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    break;
+    return 0.5f * v * (1.0f + tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
   case Activation::Relu:
-    v = max(v, 0.0f);
-    break;
+    return max(v, 0.0f);
   }
+  return v;
+}
+
+Expr activationDerivative(Activation activation, Expr x) {
+  switch (activation) {
+  case Activation::None:
+    return 1.0f;
+  case Activation::GeluErf: // Phi(x) + x phi(x)
+    return 0.5f * (1.0f + erf(x * float(M_SQRT1_2))) +
+           x * exp(-0.5f * x * x) * 0.3989422804014327f;
+  case Activation::GeluTanh: {
+    Expr t = tanh(0.7978845608028654f * (x + 0.044715f * x * x * x));
+    return 0.5f * (1.0f + t) +
+           0.5f * x * (1.0f - t * t) * 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * x * x);
+  }
+  case Activation::Relu: // PyTorch's convention: 0 at 0
+    return select(x > 0.0f, 1.0f, 0.0f);
+  }
+  return 1.0f;
+}
+
+Expr Epilogue::apply(Expr v, Expr channel) const {
+  v = activationValue(activation_, v);
   if (norm_)
     v = v * scale_(channel) + shift_(channel);
   return v;

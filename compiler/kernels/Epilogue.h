@@ -12,6 +12,10 @@
 
 namespace mixerc {
 
+/// act(x) and act'(x) for the activations the kernels apply (GELU erf/tanh, ReLU).
+Halide::Expr activationValue(Activation activation, Halide::Expr x);
+Halide::Expr activationDerivative(Activation activation, Halide::Expr x);
+
 class Epilogue {
 public:
   /// Declares the BatchNorm vectors (gamma, beta, mean, variance) of `channels` elements when the

@@ -2,6 +2,7 @@
 // and its gradient, gradient sums, the pooling gradient, softmax cross-entropy, and the fused
 // optimizer updates over all trainable parameters at once. Each is one Halide algorithm with a
 // parallel, vectorised schedule; none needs a tuned record.
+#include "kernels/Epilogue.h"
 #include "kernels/Kernels.h"
 
 #include <cmath>
@@ -109,8 +110,15 @@ BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target)
   gSum(row) += g(r, row);
   gxSum(row) = 0.0f;
   gxSum(row) += g(r, row) * xhat(r, row);
-  out(c, row) = stats.rstd(row) * (g(c, row) - gSum(row) / float(width) -
-                                   xhat(c, row) * gxSum(row) / float(width));
+  Expr dx = stats.rstd(row) * (g(c, row) - gSum(row) / float(width) -
+                               xhat(c, row) * gxSum(row) / float(width));
+  std::vector<Argument> arguments{input, gamma, grad};
+  if (sig.residual) {
+    ImageParam residual = rowsParam("residual", width);
+    arguments.push_back(residual);
+    dx = dx + residual(c, row);
+  }
+  out(c, row) = dx;
   pinRowsOutput(out, width);
   Var ro("ro"), ri("ri");
   out.split(row, ro, ri, 8, TailStrategy::GuardWithIf)
@@ -121,7 +129,7 @@ BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target)
   xhat.compute_at(out, ri).vectorize(c, lanes, TailStrategy::GuardWithIf);
   vectoriseRowSum(gSum, r, width, lanes, out, ri);
   vectoriseRowSum(gxSum, r, width, lanes, out, ri);
-  return {Pipeline(out), {input, gamma, grad}};
+  return {Pipeline(out), arguments};
 }
 
 // dgamma = sum_rows dy * xhat, dbeta = sum_rows dy: row statistics first (parallel over rows),
@@ -156,22 +164,6 @@ BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &ta
   return {Pipeline({gammaGrad, betaGrad}), {input, grad}};
 }
 
-Expr geluValue(Expr x, Activation form) {
-  if (form == Activation::GeluTanh)
-    return 0.5f * x * (1.0f + tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-  return 0.5f * x * (1.0f + erf(x * float(M_SQRT1_2)));
-}
-
-Expr geluDerivative(Expr x, Activation form) {
-  if (form == Activation::GeluTanh) {
-    Expr t = tanh(0.7978845608028654f * (x + 0.044715f * x * x * x));
-    return 0.5f * (1.0f + t) +
-           0.5f * x * (1.0f - t * t) * 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * x * x);
-  }
-  return 0.5f * (1.0f + erf(x * float(M_SQRT1_2))) +
-         x * exp(-0.5f * x * x) * 0.3989422804014327f;
-}
-
 /// Elementwise over flat buffers: gelu(x), gelu_grad(x, dy) and add(a, b).
 BuiltKernel buildElementwise(const KernelSignature &sig, const Target &target) {
   const int lanes = target.natural_vector_size<float>();
@@ -180,11 +172,11 @@ BuiltKernel buildElementwise(const KernelSignature &sig, const Target &target) {
   std::vector<Argument> arguments;
   ImageParam a = flatParam("a");
   if (sig.op == KernelOp::Gelu) {
-    out(i) = geluValue(a(i), sig.activation);
+    out(i) = activationValue(sig.activation, a(i));
     arguments = {a};
   } else {
     ImageParam b = flatParam("b");
-    out(i) = sig.op == KernelOp::Add ? a(i) + b(i) : b(i) * geluDerivative(a(i), sig.activation);
+    out(i) = sig.op == KernelOp::Add ? a(i) + b(i) : b(i) * activationDerivative(sig.activation, a(i));
     arguments = {a, b};
   }
   pinDim(out.output_buffer(), 0, 0, 1);

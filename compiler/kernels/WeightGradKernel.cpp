@@ -18,7 +18,7 @@ using namespace Halide;
 namespace mixerc {
 namespace {
 
-constexpr int kRowChunk = 256;
+constexpr int kRowChunk = 64;
 
 /// A 2-D (width, rows) buffer whose rows are the batch's.
 ImageParam rowsParam(const char *name, int64_t width) {

@@ -128,7 +128,8 @@ MIXER_API mixer_status {n}_train_step({n}_model *model, const float *images,
                                      const int32_t *labels, int64_t batch,
                                      const mixer_train_options *opts, float *loss_out);
 
-/** {n}_train_step that also times each kernel call, the optimizer last, into
+/** {n}_train_step that also times each kernel call, then the optimizer and the repacking of the
+ * weight panels, into
  * steps[0 .. *num_steps) (mixerc bench --train --profile); sizes as {n}_profile. */
 MIXER_API mixer_status {n}_train_profile({n}_model *model, const float *images,
                                         const int32_t *labels, int64_t batch,

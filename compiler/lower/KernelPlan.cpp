@@ -63,8 +63,12 @@ std::string KernelSignature::key() const {
                        kernel_size, epilogueName(*this));
   case KernelOp::DenseTokens:
   case KernelOp::DenseChannels:
-    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}{}/f32", opName(), n, m, k, rows_per_image,
-                       panel, bias ? "" : "nobias+", epilogueName(*this));
+    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}{}{}/f32", opName(), n, m, k,
+                       rows_per_image, panel, bias ? "" : "nobias+",
+                       activation_grad == Activation::None
+                           ? std::string()
+                           : fmt::format("d{}+", activationName(activation_grad)),
+                       epilogueName(*this));
   case KernelOp::WeightGradChannels:
   case KernelOp::WeightGradTokens:
   case KernelOp::BiasGradChannels:
@@ -75,7 +79,7 @@ std::string KernelSignature::key() const {
                        image_width, patch, n);
   case KernelOp::LayerNormGrad:
   case KernelOp::LayerNormParamGrad:
-    return fmt::format("{}/c{}/eps{:g}/f32", opName(), n, epsilon);
+    return fmt::format("{}/c{}/eps{:g}{}/f32", opName(), n, epsilon, residual ? "/residual" : "");
   case KernelOp::Gelu:
   case KernelOp::GeluGrad:
     return fmt::format("{}/{}/f32", opName(), activationName(activation));

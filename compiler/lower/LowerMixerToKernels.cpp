@@ -420,8 +420,12 @@ private:
       sig.k = weight[0];
       sig.rows_per_image = product(grad.drop_front().drop_back());
       sig.panel = gemmPanelWidth(sig.n, machine_);
-      args = {rows(op.getGrad()), packed(op.getWeight(), sig.panel, /*transposed=*/true),
-              rows(op.getResult())};
+      args = {rows(op.getGrad()), packed(op.getWeight(), sig.panel, /*transposed=*/true)};
+      if (Value a = op.getActivationInput()) {
+        sig.activation_grad = geluForm(op.getActivation() == "gelu_tanh" ? "tanh" : "erf");
+        args.push_back(rows(a));
+      }
+      args.push_back(rows(op.getResult()));
     } else if (dim == 1 && rank == 3) {
       // W [M][K] packed in one panel of M columns is W^T, row-major [K][M]: the token kernel's
       // weight for out[k] = sum_m W[m][k] dy[m].
@@ -431,7 +435,12 @@ private:
       sig.k = weight[0];
       KernelArg transposed = packed(op.getWeight(), weight[0]);
       transposed.dims = {{weight[0], 1, false}, {weight[1], weight[0], false}};
-      args = {transposed, cube(op.getGrad()), cube(op.getResult())};
+      args = {transposed, cube(op.getGrad())};
+      if (Value a = op.getActivationInput()) {
+        sig.activation_grad = geluForm(op.getActivation() == "gelu_tanh" ? "tanh" : "erf");
+        args.push_back(cube(a));
+      }
+      args.push_back(cube(op.getResult()));
     } else {
       return op.emitOpError() << "along dim " << dim << " of a rank-" << rank
                               << " tensor has no kernel";
@@ -504,9 +513,14 @@ private:
     sig.n = shapeOf(op.getInput()).back();
     sig.epsilon = op.getEpsilon().convertToDouble();
     allocate(op.getResult());
-    return addStep(op, sig,
-                   {rows(op.getInput()), vectorParam(op.getGamma()), rows(op.getGrad()),
-                    rows(op.getResult())});
+    std::vector<KernelArg> args{rows(op.getInput()), vectorParam(op.getGamma()),
+                                rows(op.getGrad())};
+    if (Value r = op.getResidual()) {
+      sig.residual = true;
+      args.push_back(rows(r));
+    }
+    args.push_back(rows(op.getResult()));
+    return addStep(op, sig, std::move(args));
   }
 
   LogicalResult lowerLayerNormParams(mixer::LayerNormParamGradOp op) {

@@ -1,7 +1,9 @@
 // mixer-fuse-elementwise: fold activations, inference BatchNorms and residual adds into the op that
 // produces their input (any EpilogueOpInterface op: dense, patch_embed, depthwise_conv2d). The
 // epilogue order is fixed, residual + norm(act(linear)), so each pattern only fires when the parts
-// after it are still empty: folding never reorders the computation.
+// after it are still empty: folding never reorders the computation. In a training function it also
+// folds the backward graph's GELU gradients into the backward GEMMs and the residual gradient sums
+// into the layer-norm gradients.
 #include "mixer/MixerOps.h"
 #include "mixer/MixerPasses.h"
 
@@ -98,11 +100,53 @@ struct FuseResidual : OpRewritePattern<mixer::AddOp> {
   }
 };
 
+// --- the backward graph ------------------------------------------------------------------------
+
+/// gelu_grad(a, dense_grad_input(dy, w)) -> dense_grad_input(dy, w) {activation, activation_input
+/// = a}: the backward GEMM multiplies by gelu'(a) while its tile is in registers.
+struct FuseActivationGrad : OpRewritePattern<mixer::GeluGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(mixer::GeluGradOp grad, PatternRewriter &rewriter) const override {
+    auto producer = grad.getGrad().getDefiningOp<mixer::DenseGradInputOp>();
+    if (!producer || !producer->hasOneUse() || producer.getActivationInput())
+      return rewriter.notifyMatchFailure(grad, "the gradient is not a single-use bare dense_grad_input");
+    rewriter.modifyOpInPlace(producer, [&] {
+      producer.getActivationInputMutable().assign(grad.getInput());
+      producer.setActivation(grad.getApproximation() == "tanh" ? "gelu_tanh" : "gelu_erf");
+    });
+    // The activation's input may be defined after the producer; the gelu_grad's position
+    // dominates it.
+    rewriter.moveOpBefore(producer, grad);
+    rewriter.replaceOp(grad, producer.getResult());
+    return success();
+  }
+};
+
+/// add(r, layer_norm_grad(...)) -> layer_norm_grad(...) residual r: the residual branch's gradient
+/// is summed in the layer-norm gradient's pass.
+struct FuseGradSum : OpRewritePattern<mixer::AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(mixer::AddOp add, PatternRewriter &rewriter) const override {
+    for (auto [mine, other] : {std::pair{add.getLhs(), add.getRhs()},
+                               std::pair{add.getRhs(), add.getLhs()}}) {
+      auto producer = mine.getDefiningOp<mixer::LayerNormGradOp>();
+      if (!producer || !producer->hasOneUse() || producer.getResidual() ||
+          producer.getType() != other.getType())
+        continue;
+      rewriter.modifyOpInPlace(producer, [&] { producer.getResidualMutable().assign(other); });
+      rewriter.moveOpBefore(producer, add);
+      rewriter.replaceOp(add, producer.getResult());
+      return success();
+    }
+    return rewriter.notifyMatchFailure(add, "no operand is a single-use layer_norm_grad");
+  }
+};
+
 struct FuseElementwisePass : mixer::impl::MixerFuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseActivation<mixer::GeluOp>, FuseActivation<mixer::ReluOp>, FuseBatchNorm,
-                 FuseResidual>(&getContext());
+                 FuseResidual, FuseActivationGrad, FuseGradSum>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

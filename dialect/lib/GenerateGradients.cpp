@@ -111,8 +111,9 @@ private:
           Value x = dense.getInput(), w = dense.getWeight();
           if (needsGrad_.contains(x))
             accumulate(x,
-                       builder_.create<mixer::DenseGradInputOp>(loc, x.getType(), dy, w,
-                                                                builder_.getI64IntegerAttr(dim)),
+                       builder_.create<mixer::DenseGradInputOp>(
+                           loc, x.getType(), dy, w, builder_.getI64IntegerAttr(dim), Value(),
+                           builder_.getStringAttr("none")),
                        loc);
           accumulate(w,
                      builder_.create<mixer::DenseGradWeightOp>(loc, w.getType(), x, dy,
@@ -141,7 +142,7 @@ private:
           if (needsGrad_.contains(x))
             accumulate(x,
                        builder_.create<mixer::LayerNormGradOp>(loc, x.getType(), x,
-                                                               norm.getGamma(), dy, eps),
+                                                               norm.getGamma(), dy, eps, Value()),
                        loc);
           auto params = builder_.create<mixer::LayerNormParamGradOp>(
               loc, TypeRange{norm.getGamma().getType(), norm.getBeta().getType()}, x, dy, eps);

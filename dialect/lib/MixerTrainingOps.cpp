@@ -57,6 +57,14 @@ LogicalResult mixer::DenseGradInputOp::verify() {
                          << " of the gradient " << shapeString(shapeOf(getGrad()));
   SmallVector<int64_t> expected(shapeOf(getGrad()));
   expected[size_t(dim)] = weight[1];
+  if (getActivation() != "none" && getActivation() != "gelu_erf" && getActivation() != "gelu_tanh")
+    return emitOpError() << "unknown activation '" << getActivation()
+                         << "' (expected none, gelu_erf or gelu_tanh)";
+  if ((getActivation() != "none") != bool(getActivationInput()))
+    return emitOpError() << "an activation needs its activation_input, and only then";
+  if (getActivationInput() &&
+      failed(expectShape(*this, getActivationInput(), expected, "activation_input")))
+    return failure();
   return expectShape(*this, getResult(), expected, "result");
 }
 
@@ -107,6 +115,8 @@ LogicalResult mixer::LayerNormGradOp::verify() {
   int64_t channels = shapeOf(getInput()).back();
   if (failed(expectShape(*this, getGamma(), {channels}, "gamma")) ||
       failed(expectShape(*this, getGrad(), shapeOf(getInput()), "grad")))
+    return failure();
+  if (getResidual() && failed(expectShape(*this, getResidual(), shapeOf(getInput()), "residual")))
     return failure();
   return expectShape(*this, getResult(), shapeOf(getInput()), "result");
 }

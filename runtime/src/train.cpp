@@ -87,7 +87,6 @@ mixer_status update_parameters(Model *model, const mixer_train_options &o) {
   }
   model->optimizer_step = step;
   model->optimizer = o.optimizer;
-  model->repack();
   return MIXER_OK;
 }
 
@@ -148,9 +147,13 @@ mixer_status run_train_step(Model *model, const float *images, const int32_t *la
   auto start = std::chrono::steady_clock::now();
   if (mixer_status s = update_parameters(model, o))
     return s;
-  if (seconds)
-    seconds[train.num_steps] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto updated = std::chrono::steady_clock::now();
+  model->repack();
+  if (seconds) {
+    seconds[train.num_steps] = std::chrono::duration<double>(updated - start).count();
+    seconds[train.num_steps + 1] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - updated).count();
+  }
   if (loss_out)
     *loss_out = float(total / double(batch));
   return MIXER_OK;
@@ -170,7 +173,7 @@ mixer_status train_profile(Model *model, const float *images, const int32_t *lab
   if (!num_steps)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_profile: num_steps is NULL", desc.name);
   const TrainDesc &train = *desc.train;
-  *num_steps = train.num_steps + 1;
+  *num_steps = train.num_steps + 2;
   if (capacity < *num_steps)
     return fail(MIXER_ERROR_INVALID_ARGUMENT,
                 "%s_train_profile: capacity is %d but the train step has %d steps", desc.name,
@@ -192,7 +195,9 @@ mixer_status train_profile(Model *model, const float *images, const int32_t *lab
                                              ? train.sgd_kernel
                                              : train.adamw_kernel]
                                 .name,
-                            seconds.back(), 0.0, parameters * 7};
+                            seconds[size_t(train.num_steps)], 0.0, parameters * 7};
+  steps[train.num_steps + 1] = {"repack", "weight panels (runtime)", seconds.back(), 0.0,
+                                parameters * 2};
   return MIXER_OK;
 }
 

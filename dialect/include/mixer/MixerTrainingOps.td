@@ -34,8 +34,13 @@ def Mixer_DenseGradInputOp : Mixer_GradOp<"dense_grad_input"> {
   let summary = "gradient of mixer.dense with respect to its input";
   let description = [{
     `dx[..., i, ...] = sum_o weight[o, i] * dy[..., o, ...]` along `dim`: the transposed layer.
+    With an `activation` other than "none", the product is multiplied by that activation's
+    derivative at `activation_input` (mixer-fuse-elementwise folds the gelu_grad of the layer
+    below into it), so the backward GEMM writes the pre-activation gradient in one pass.
   }];
-  let arguments = (ins F32RankedTensor:$grad, F32RankedTensor:$weight, I64Attr:$dim);
+  let arguments = (ins F32RankedTensor:$grad, F32RankedTensor:$weight, I64Attr:$dim,
+                   Optional<F32RankedTensor>:$activation_input,
+                   DefaultValuedAttr<StrAttr, "\"none\"">:$activation);
   let results = (outs F32RankedTensor:$result);
 }
 
@@ -70,9 +75,11 @@ def Mixer_LayerNormGradOp : Mixer_GradOp<"layer_norm_grad"> {
   let description = [{
     With `xhat = (x - mean) * rstd` and `g = gamma * dy` per row:
     `dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`. Mean and rstd are recomputed from `x`.
+    With `residual`, adds it: the residual branch's gradient summed in (mixer-fuse-elementwise
+    folds the mixer.add of the two gradients into it).
   }];
   let arguments = (ins F32RankedTensor:$input, F32RankedTensor:$gamma, F32RankedTensor:$grad,
-                   F64Attr:$epsilon);
+                   F64Attr:$epsilon, Optional<F32RankedTensor>:$residual);
   let results = (outs F32RankedTensor:$result);
 }
 

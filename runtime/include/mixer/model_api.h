@@ -21,7 +21,8 @@ mixer_status profile(Model *model, const float *images, int64_t batch, float *lo
 /// One training step (NAME_train_step): forward, loss, backward, optimizer update.
 mixer_status train_step(Model *model, const float *images, const int32_t *labels, int64_t batch,
                         const mixer_train_options *opts, float *loss_out);
-/// train_step timing every step, the optimizer last (num_steps = training steps + 1).
+/// train_step timing every step, then the optimizer and the repacking of the weight panels
+/// (num_steps = training steps + 2).
 mixer_status train_profile(Model *model, const float *images, const int32_t *labels,
                            int64_t batch, const mixer_train_options *opts, float *loss_out,
                            mixer_step_profile *steps, int32_t capacity, int32_t *num_steps);
