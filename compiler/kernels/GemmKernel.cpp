@@ -96,13 +96,6 @@ private:
     prod_(vars) += a(aArgs) * bmat(bArgs);
     epilogue_.emplace(sig_, n, &arguments_);
     Expr value = epilogue_->apply(prod_(vars) + biasValue, n_);
-    if (sig_.activation_grad != Activation::None) {
-      // The backward GEMM's fused GELU gradient: times act'(its input), same layout as out.
-      ImageParam activationInput(Float(32), batched() ? 3 : 2, "activation_input");
-      pinOutputLike(activationInput);
-      arguments_.push_back(activationInput);
-      value = value * activationDerivative(sig_.activation_grad, activationInput(vars));
-    }
     if (sig_.residual) {
       ImageParam residual(Float(32), batched() ? 3 : 2, "residual");
       pinOutputLike(residual);

@@ -63,12 +63,8 @@ std::string KernelSignature::key() const {
                        kernel_size, epilogueName(*this));
   case KernelOp::DenseTokens:
   case KernelOp::DenseChannels:
-    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}{}{}/f32", opName(), n, m, k,
-                       rows_per_image, panel, bias ? "" : "nobias+",
-                       activation_grad == Activation::None
-                           ? std::string()
-                           : fmt::format("d{}+", activationName(activation_grad)),
-                       epilogueName(*this));
+    return fmt::format("{}/n{}_m{}_k{}_rows{}_panel{}/{}{}/f32", opName(), n, m, k, rows_per_image,
+                       panel, bias ? "" : "nobias+", epilogueName(*this));
   case KernelOp::WeightGradChannels:
   case KernelOp::WeightGradTokens:
   case KernelOp::BiasGradChannels:

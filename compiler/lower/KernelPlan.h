@@ -59,8 +59,6 @@ struct KernelSignature {
   int64_t image_channels = 0, image_height = 0, image_width = 0, patch = 0;
   int64_t kernel_size = 0; ///< DepthwiseConv
   bool bias = true; ///< GEMM-like ops: false for the transposed products of the backward pass
-  /// Backward GEMMs: multiply by this activation's derivative at an extra input (its input).
-  Activation activation_grad = Activation::None;
 
   std::string key() const;
   std::string opName() const;

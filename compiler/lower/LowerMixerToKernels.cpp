@@ -420,12 +420,8 @@ private:
       sig.k = weight[0];
       sig.rows_per_image = product(grad.drop_front().drop_back());
       sig.panel = gemmPanelWidth(sig.n, machine_);
-      args = {rows(op.getGrad()), packed(op.getWeight(), sig.panel, /*transposed=*/true)};
-      if (Value a = op.getActivationInput()) {
-        sig.activation_grad = geluForm(op.getActivation() == "gelu_tanh" ? "tanh" : "erf");
-        args.push_back(rows(a));
-      }
-      args.push_back(rows(op.getResult()));
+      args = {rows(op.getGrad()), packed(op.getWeight(), sig.panel, /*transposed=*/true),
+              rows(op.getResult())};
     } else if (dim == 1 && rank == 3) {
       // W [M][K] packed in one panel of M columns is W^T, row-major [K][M]: the token kernel's
       // weight for out[k] = sum_m W[m][k] dy[m].
@@ -435,12 +431,7 @@ private:
       sig.k = weight[0];
       KernelArg transposed = packed(op.getWeight(), weight[0]);
       transposed.dims = {{weight[0], 1, false}, {weight[1], weight[0], false}};
-      args = {transposed, cube(op.getGrad())};
-      if (Value a = op.getActivationInput()) {
-        sig.activation_grad = geluForm(op.getActivation() == "gelu_tanh" ? "tanh" : "erf");
-        args.push_back(cube(a));
-      }
-      args.push_back(cube(op.getResult()));
+      args = {transposed, cube(op.getGrad()), cube(op.getResult())};
     } else {
       return op.emitOpError() << "along dim " << dim << " of a rank-" << rank
                               << " tensor has no kernel";

@@ -35,6 +35,9 @@ int64_t gemmPanelWidth(int64_t n, const VectorMachine &machine) {
 // 229 GFLOP/s (the FMA peak), B-MLP's 1024 x 4096 GEMMs at batch 64 at 209-216; 7 x 4 tiles
 // spilled and halved that. Guarded ragged column panels (now the kernel's choice) took B-MLP's
 // 1000-class head at batch 64 from 4.9 to 1.6 ms there, though they measured slower on Zen 3.
+// Training, same host: folding the GELU gradient into the backward GEMM's epilogue (x gelu'(a),
+// erf and exp per element) took the Fashion-MNIST Mixer's dx GEMMs from ~200 to 125 GFLOP/s
+// (K = 128) and 87 (tokens), more than the separate gelu_grad pass it saved; not kept.
 GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorMachine &machine) {
   GemmSchedule s;
   s.panel = int(signature.panel ? signature.panel : gemmPanelWidth(signature.n, machine));

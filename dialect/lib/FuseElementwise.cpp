@@ -2,8 +2,7 @@
 // produces their input (any EpilogueOpInterface op: dense, patch_embed, depthwise_conv2d). The
 // epilogue order is fixed, residual + norm(act(linear)), so each pattern only fires when the parts
 // after it are still empty: folding never reorders the computation. In a training function it also
-// folds the backward graph's GELU gradients into the backward GEMMs and the residual gradient sums
-// into the layer-norm gradients.
+// folds the residual gradient sums into the layer-norm gradients.
 #include "mixer/MixerOps.h"
 #include "mixer/MixerPasses.h"
 
@@ -102,26 +101,6 @@ struct FuseResidual : OpRewritePattern<mixer::AddOp> {
 
 // --- the backward graph ------------------------------------------------------------------------
 
-/// gelu_grad(a, dense_grad_input(dy, w)) -> dense_grad_input(dy, w) {activation, activation_input
-/// = a}: the backward GEMM multiplies by gelu'(a) while its tile is in registers.
-struct FuseActivationGrad : OpRewritePattern<mixer::GeluGradOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(mixer::GeluGradOp grad, PatternRewriter &rewriter) const override {
-    auto producer = grad.getGrad().getDefiningOp<mixer::DenseGradInputOp>();
-    if (!producer || !producer->hasOneUse() || producer.getActivationInput())
-      return rewriter.notifyMatchFailure(grad, "the gradient is not a single-use bare dense_grad_input");
-    rewriter.modifyOpInPlace(producer, [&] {
-      producer.getActivationInputMutable().assign(grad.getInput());
-      producer.setActivation(grad.getApproximation() == "tanh" ? "gelu_tanh" : "gelu_erf");
-    });
-    // The activation's input may be defined after the producer; the gelu_grad's position
-    // dominates it.
-    rewriter.moveOpBefore(producer, grad);
-    rewriter.replaceOp(grad, producer.getResult());
-    return success();
-  }
-};
-
 /// add(r, layer_norm_grad(...)) -> layer_norm_grad(...) residual r: the residual branch's gradient
 /// is summed in the layer-norm gradient's pass.
 struct FuseGradSum : OpRewritePattern<mixer::AddOp> {
@@ -146,7 +125,7 @@ struct FuseElementwisePass : mixer::impl::MixerFuseElementwiseBase<FuseElementwi
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseActivation<mixer::GeluOp>, FuseActivation<mixer::ReluOp>, FuseBatchNorm,
-                 FuseResidual, FuseActivationGrad, FuseGradSum>(&getContext());
+                 FuseResidual, FuseGradSum>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

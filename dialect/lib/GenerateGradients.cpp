@@ -111,9 +111,8 @@ private:
           Value x = dense.getInput(), w = dense.getWeight();
           if (needsGrad_.contains(x))
             accumulate(x,
-                       builder_.create<mixer::DenseGradInputOp>(
-                           loc, x.getType(), dy, w, builder_.getI64IntegerAttr(dim), Value(),
-                           builder_.getStringAttr("none")),
+                       builder_.create<mixer::DenseGradInputOp>(loc, x.getType(), dy, w,
+                                                                builder_.getI64IntegerAttr(dim)),
                        loc);
           accumulate(w,
                      builder_.create<mixer::DenseGradWeightOp>(loc, w.getType(), x, dy,

@@ -49,12 +49,3 @@ func.func @store_mismatch(%g: tensor<3xf32>) {
   mixer.store_grad %w, %g : tensor<3x8xf32>, tensor<3xf32>
   return
 }
-
-// -----
-
-func.func @activation_without_input(%d: tensor<?x4x8xf32>) {
-  %w = mixer.param "fc2.weight" {init = "zeros"} : tensor<4x6xf32>
-  // expected-error @+1 {{an activation needs its activation_input, and only then}}
-  %dx = mixer.dense_grad_input %d, %w {dim = 1 : i64, activation = "gelu_erf"} : (tensor<?x4x8xf32>, tensor<4x6xf32>) -> tensor<?x6x8xf32>
-  return
-}
