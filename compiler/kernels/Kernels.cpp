@@ -32,6 +32,11 @@ BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &
   case KernelOp::BiasGradChannels:
   case KernelOp::BiasGradTokens:
     return buildWeightGradKernel(signature, target);
+  case KernelOp::BatchNormTrain:
+  case KernelOp::BatchNormGrad:
+  case KernelOp::DepthwiseGradInput:
+  case KernelOp::DepthwiseGradWeight:
+    return buildConvTrainingKernel(signature, target);
   default:
     return buildTrainingKernel(signature, target);
   }

@@ -26,6 +26,8 @@ BuiltKernel buildLayerNormKernel(const KernelSignature &signature, const Halide:
 BuiltKernel buildPoolKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildWeightGradKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildTrainingKernel(const KernelSignature &signature, const Halide::Target &target);
+BuiltKernel buildConvTrainingKernel(const KernelSignature &signature,
+                                    const Halide::Target &target);
 
 /// The vector shape of a Halide target, for the schedule templates.
 VectorMachine vectorMachine(const Halide::Target &target);

@@ -171,7 +171,7 @@ BuiltKernel buildElementwise(const KernelSignature &sig, const Target &target) {
   Func out("out");
   std::vector<Argument> arguments;
   ImageParam a = flatParam("a");
-  if (sig.op == KernelOp::Gelu) {
+  if (sig.op == KernelOp::Activation) {
     out(i) = activationValue(sig.activation, a(i));
     arguments = {a};
   } else {

@@ -38,11 +38,15 @@ std::string KernelSignature::opName() const {
   case KernelOp::BiasGradTokens: return "bias_grad_tokens";
   case KernelOp::LayerNormGrad: return "layer_norm_grad";
   case KernelOp::LayerNormParamGrad: return "layer_norm_param_grad";
-  case KernelOp::Gelu: return "gelu";
-  case KernelOp::GeluGrad: return "gelu_grad";
+  case KernelOp::Activation: return "activation";
+  case KernelOp::ActivationGrad: return "activation_grad";
   case KernelOp::Add: return "add";
   case KernelOp::GlobalAvgPoolGrad: return "global_avg_pool_grad";
   case KernelOp::SoftmaxCrossEntropy: return "softmax_cross_entropy";
+  case KernelOp::BatchNormTrain: return "batch_norm_train";
+  case KernelOp::BatchNormGrad: return "batch_norm_grad";
+  case KernelOp::DepthwiseGradInput: return "depthwise_grad_input";
+  case KernelOp::DepthwiseGradWeight: return "depthwise_grad_weight";
   case KernelOp::AdamW: return "adamw";
   case KernelOp::SgdMomentum: return "sgd_momentum";
   }
@@ -76,8 +80,8 @@ std::string KernelSignature::key() const {
   case KernelOp::LayerNormGrad:
   case KernelOp::LayerNormParamGrad:
     return fmt::format("{}/c{}/eps{:g}{}/f32", opName(), n, epsilon, residual ? "/residual" : "");
-  case KernelOp::Gelu:
-  case KernelOp::GeluGrad:
+  case KernelOp::Activation:
+  case KernelOp::ActivationGrad:
     return fmt::format("{}/{}/f32", opName(), activationName(activation));
   case KernelOp::Add:
   case KernelOp::AdamW:
@@ -87,6 +91,14 @@ std::string KernelSignature::key() const {
     return fmt::format("{}/c{}_s{}/f32", opName(), n, m);
   case KernelOp::SoftmaxCrossEntropy:
     return fmt::format("{}/k{}/f32", opName(), n);
+  case KernelOp::BatchNormTrain:
+    return fmt::format("{}/c{}/eps{:g}_momentum{:g}/f32", opName(), n, epsilon, momentum);
+  case KernelOp::BatchNormGrad:
+    return fmt::format("{}/c{}/f32", opName(), n);
+  case KernelOp::DepthwiseGradInput:
+  case KernelOp::DepthwiseGradWeight:
+    return fmt::format("{}/c{}_{}x{}_k{}/f32", opName(), n, image_height, image_width,
+                       kernel_size);
   }
   return "?";
 }
@@ -107,6 +119,9 @@ double KernelSignature::flopsPerImage() const {
            double(image_channels * patch * patch);
   case KernelOp::WeightGradTokens:
     return 2.0 * double(m) * double(n) * double(k);
+  case KernelOp::DepthwiseGradInput:
+  case KernelOp::DepthwiseGradWeight:
+    return 2.0 * double(image_height * image_width) * double(n) * double(kernel_size * kernel_size);
   default:
     return 0.0; // memory-bound kernels
   }

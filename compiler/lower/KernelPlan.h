@@ -24,11 +24,15 @@ enum class KernelOp {
   BiasGradTokens,     ///< db[m] = sum_{b,c} dy[b][m][c]
   LayerNormGrad,
   LayerNormParamGrad,
-  Gelu,
-  GeluGrad,
+  Activation,     ///< a standalone activation (training keeps its input for the backward pass)
+  ActivationGrad, ///< dy * act'(x)
   Add,
   GlobalAvgPoolGrad,
   SoftmaxCrossEntropy,
+  BatchNormTrain, ///< batch statistics, normalised output, running statistics updated in place
+  BatchNormGrad,
+  DepthwiseGradInput,
+  DepthwiseGradWeight,
   AdamW,
   SgdMomentum
 };
@@ -54,7 +58,8 @@ struct KernelSignature {
   bool norm = false; ///< inference BatchNorm over the output channels (the innermost dimension)
   double norm_epsilon = 0;
   bool residual = false;
-  double epsilon = 0; ///< LayerNorm
+  double epsilon = 0;  ///< LayerNorm, BatchNormTrain, BatchNormGrad
+  double momentum = 0; ///< BatchNormTrain's running statistics
   /// PatchEmbed: the image; DepthwiseConv: n is the channels, the grid image_height x image_width.
   int64_t image_channels = 0, image_height = 0, image_width = 0, patch = 0;
   int64_t kernel_size = 0; ///< DepthwiseConv

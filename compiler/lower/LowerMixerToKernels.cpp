@@ -96,6 +96,12 @@ public:
               .Case<mixer::LayerNormGradOp>([&](auto p) { return lowerLayerNormGrad(p); })
               .Case<mixer::LayerNormParamGradOp>([&](auto p) { return lowerLayerNormParams(p); })
               .Case<mixer::GeluOp>([&](auto p) { return lowerGelu(p); })
+              .Case<mixer::ReluOp>([&](auto p) { return lowerRelu(p); })
+              .Case<mixer::ReluGradOp>([&](auto p) { return lowerReluGrad(p); })
+              .Case<mixer::BatchNormTrainOp>([&](auto p) { return lowerBatchNormTrain(p); })
+              .Case<mixer::BatchNormGradOp>([&](auto p) { return lowerBatchNormGrad(p); })
+              .Case<mixer::DepthwiseConv2dGradInputOp>([&](auto p) { return lowerDepthwiseGrad(p); })
+              .Case<mixer::DepthwiseConv2dGradWeightOp>([&](auto p) { return lowerDepthwiseGrad(p); })
               .Case<mixer::GeluGradOp>([&](auto p) { return lowerGeluGrad(p); })
               .Case<mixer::AddOp>([&](auto p) { return lowerAdd(p); })
               .Case<mixer::GlobalAvgPoolGradOp>([&](auto p) { return lowerPoolGrad(p); })
@@ -207,7 +213,11 @@ private:
   void allocate(Value result) {
     if (result == returned_ || gradOf_.count(result))
       return;
-    int64_t elems = product(shapeOf(result).drop_front());
+    // Batch tensors take their per-image size (times the batch at run time); a rank-1 value (a
+    // training BatchNorm's per-channel statistics) takes its whole size, over-allocated by the
+    // batch, which keeps one slot kind for both.
+    auto shape = shapeOf(result);
+    int64_t elems = shape.size() == 1 ? shape[0] : product(shape.drop_front());
     for (auto it = free_.begin(); it != free_.end(); ++it)
       if ((*activationElems_)[size_t(*it)] == elems) {
         activations_[result] = *it;
@@ -530,7 +540,7 @@ private:
 
   LogicalResult lowerGelu(mixer::GeluOp op) {
     KernelSignature sig;
-    sig.op = KernelOp::Gelu;
+    sig.op = KernelOp::Activation;
     sig.activation = geluForm(op.getApproximation());
     allocate(op.getResult());
     return addStep(op, sig, {flat(op.getInput()), flat(op.getResult())});
@@ -538,10 +548,90 @@ private:
 
   LogicalResult lowerGeluGrad(mixer::GeluGradOp op) {
     KernelSignature sig;
-    sig.op = KernelOp::GeluGrad;
+    sig.op = KernelOp::ActivationGrad;
     sig.activation = geluForm(op.getApproximation());
     allocate(op.getResult());
     return addStep(op, sig, {flat(op.getInput()), flat(op.getGrad()), flat(op.getResult())});
+  }
+
+  LogicalResult lowerRelu(mixer::ReluOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::Activation;
+    sig.activation = Activation::Relu;
+    allocate(op.getResult());
+    return addStep(op, sig, {flat(op.getInput()), flat(op.getResult())});
+  }
+
+  LogicalResult lowerReluGrad(mixer::ReluGradOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::ActivationGrad;
+    sig.activation = Activation::Relu;
+    allocate(op.getResult());
+    return addStep(op, sig, {flat(op.getInput()), flat(op.getGrad()), flat(op.getResult())});
+  }
+
+  /// A per-channel vector of the training function (batch statistics): a slot of its own.
+  KernelArg channelVector(Value v) {
+    auto [kind, index] = slotOf(v);
+    return {kind, index, {{shapeOf(v)[0], 1, false}}};
+  }
+
+  LogicalResult lowerBatchNormTrain(mixer::BatchNormTrainOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::BatchNormTrain;
+    sig.n = shapeOf(op.getInput()).back();
+    sig.epsilon = op.getEpsilon().convertToDouble();
+    sig.momentum = op.getMomentum().convertToDouble();
+    for (Value v : op->getResults())
+      allocate(v);
+    // The running statistics are inputs and (in place) outputs.
+    return addStep(op, sig,
+                   {rows(op.getInput()), vectorParam(op.getGamma()), vectorParam(op.getBeta()),
+                    vectorParam(op.getRunningMean()), vectorParam(op.getRunningVar()),
+                    rows(op.getResult()), channelVector(op.getMean()),
+                    channelVector(op.getInvstd()), vectorParam(op.getRunningMean()),
+                    vectorParam(op.getRunningVar())});
+  }
+
+  LogicalResult lowerBatchNormGrad(mixer::BatchNormGradOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::BatchNormGrad;
+    sig.n = shapeOf(op.getInput()).back();
+    allocate(op.getResult());
+    return addStep(op, sig,
+                   {rows(op.getInput()), vectorParam(op.getGamma()), channelVector(op.getMean()),
+                    channelVector(op.getInvstd()), rows(op.getGrad()), rows(op.getResult()),
+                    matrix(op.getGammaGrad(), 1, sig.n), matrix(op.getBetaGrad(), 1, sig.n)});
+  }
+
+  /// The depthwise weight [C][1][k][k] as (j, i, c) in Halide order.
+  KernelArg depthwiseWeight(Value w) {
+    auto shape = shapeOf(w);
+    auto param = params_.find(w);
+    auto [kind, index] = param != params_.end() ? std::pair{SlotKind::Param, param->second}
+                                                : slotOf(w);
+    int64_t k = shape[2];
+    return {kind, index, {{k, 1, false}, {k, k, false}, {shape[0], k * k, false}}};
+  }
+
+  template <typename OpT> LogicalResult lowerDepthwiseGrad(OpT op) {
+    constexpr bool input = std::is_same_v<OpT, mixer::DepthwiseConv2dGradInputOp>;
+    auto dims = shapeOf(op.getGrad());
+    KernelSignature sig;
+    sig.op = input ? KernelOp::DepthwiseGradInput : KernelOp::DepthwiseGradWeight;
+    sig.n = dims[3];
+    sig.image_height = dims[1];
+    sig.image_width = dims[2];
+    if constexpr (input) {
+      sig.kernel_size = shapeOf(op.getWeight())[2];
+      allocate(op.getResult());
+      return addStep(op, sig,
+                     {grid(op.getGrad()), depthwiseWeight(op.getWeight()), grid(op.getResult())});
+    } else {
+      sig.kernel_size = shapeOf(op.getResult())[2];
+      return addStep(op, sig,
+                     {grid(op.getInput()), grid(op.getGrad()), depthwiseWeight(op.getResult())});
+    }
   }
 
   LogicalResult lowerAdd(mixer::AddOp op) {

@@ -20,6 +20,8 @@ using namespace mlir;
 namespace {
 
 constexpr llvm::StringLiteral kTrainAttr = "mixer.train";
+/// torch.nn.BatchNorm2d's default running-statistics momentum.
+constexpr double kBatchNormMomentum = 0.1;
 
 class Differentiator {
 public:
@@ -34,6 +36,20 @@ public:
     auto logitsType = dyn_cast<RankedTensorType>(logits.getType());
     if (!logitsType || logitsType.getRank() != 2)
       return train_.emitOpError() << "run mixer-infer-shapes first: the logits must be ranked";
+
+    // Training normalises with batch statistics: every inference BatchNorm becomes its training
+    // form, which also updates the running statistics.
+    SmallVector<mixer::BatchNormOp> norms(body.getOps<mixer::BatchNormOp>());
+    for (mixer::BatchNormOp norm : norms) {
+      builder_.setInsertionPoint(norm);
+      auto vector = cast<RankedTensorType>(norm.getGamma().getType());
+      auto train = builder_.create<mixer::BatchNormTrainOp>(
+          norm.getLoc(), TypeRange{norm.getType(), vector, vector}, norm.getInput(),
+          norm.getGamma(), norm.getBeta(), norm.getMean(), norm.getVariance(),
+          norm.getEpsilonAttr(), builder_.getF64FloatAttr(kBatchNormMomentum));
+      norm.getResult().replaceAllUsesWith(train.getResult());
+      norm.erase();
+    }
 
     // Forward: which values depend on a parameter (only those need gradients).
     SmallVector<Operation *> forward;
@@ -157,6 +173,35 @@ private:
                      loc);
           return success();
         })
+        .Case<mixer::ReluOp>([&](mixer::ReluOp relu) {
+          Value x = relu.getInput();
+          accumulate(x, builder_.create<mixer::ReluGradOp>(loc, x.getType(), x, dy), loc);
+          return success();
+        })
+        .Case<mixer::BatchNormTrainOp>([&](mixer::BatchNormTrainOp norm) {
+          Value x = norm.getInput();
+          auto grads = builder_.create<mixer::BatchNormGradOp>(
+              loc, TypeRange{x.getType(), norm.getGamma().getType(), norm.getBeta().getType()},
+              x, norm.getGamma(), norm.getMean(), norm.getInvstd(), dy);
+          accumulate(x, grads.getResult(), loc);
+          accumulate(norm.getGamma(), grads.getGammaGrad(), loc);
+          accumulate(norm.getBeta(), grads.getBetaGrad(), loc);
+          return success();
+        })
+        .Case<mixer::DepthwiseConv2dOp>([&](mixer::DepthwiseConv2dOp conv) -> LogicalResult {
+          if (failed(bareEpilogue(conv)))
+            return failure();
+          Value x = conv.getInput(), w = conv.getWeight();
+          if (needsGrad_.contains(x))
+            accumulate(x,
+                       builder_.create<mixer::DepthwiseConv2dGradInputOp>(loc, x.getType(), dy, w),
+                       loc);
+          accumulate(w,
+                     builder_.create<mixer::DepthwiseConv2dGradWeightOp>(loc, w.getType(), x, dy),
+                     loc);
+          accumulate(conv.getBias(), biasGrad(conv.getBias(), dy, 3, loc), loc);
+          return success();
+        })
         .Case<mixer::GlobalAvgPoolOp>([&](mixer::GlobalAvgPoolOp pool) {
           Value x = pool.getInput();
           accumulate(x, builder_.create<mixer::GlobalAvgPoolGradOp>(loc, x.getType(), dy), loc);
@@ -167,7 +212,7 @@ private:
         })
         .Default([](Operation *other) {
           return other->emitOpError()
-                 << "has no gradient rule yet: training supports mlp_mixer and bmlp models";
+                 << "has no gradient rule";
         });
   }
 

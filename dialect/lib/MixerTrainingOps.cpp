@@ -147,3 +147,61 @@ LogicalResult mixer::StoreGradOp::verify() {
     return emitOpError() << "first operand must be a mixer.param";
   return success();
 }
+
+LogicalResult mixer::ReluGradOp::verify() {
+  if (failed(expectShape(*this, getGrad(), shapeOf(getInput()), "grad")))
+    return failure();
+  return expectShape(*this, getResult(), shapeOf(getInput()), "result");
+}
+
+LogicalResult mixer::BatchNormTrainOp::verify() {
+  auto input = shapeOf(getInput());
+  int64_t channels = input.back();
+  for (auto [v, what] : {std::pair{getGamma(), "gamma"}, std::pair{getBeta(), "beta"},
+                         std::pair{getRunningMean(), "running_mean"},
+                         std::pair{getRunningVar(), "running_var"},
+                         std::pair{getMean(), "mean"}, std::pair{getInvstd(), "invstd"}})
+    if (failed(expectShape(*this, v, {channels}, what)))
+      return failure();
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError() << "epsilon must be positive";
+  double momentum = getMomentum().convertToDouble();
+  if (!(momentum >= 0.0 && momentum <= 1.0))
+    return emitOpError() << "momentum must be in [0, 1], got " << momentum;
+  return expectShape(*this, getResult(), input, "result");
+}
+
+LogicalResult mixer::BatchNormGradOp::verify() {
+  auto input = shapeOf(getInput());
+  int64_t channels = input.back();
+  for (auto [v, what] : {std::pair{getGamma(), "gamma"}, std::pair{getMean(), "mean"},
+                         std::pair{getInvstd(), "invstd"}, std::pair{getGammaGrad(), "gamma_grad"},
+                         std::pair{getBetaGrad(), "beta_grad"}})
+    if (failed(expectShape(*this, v, {channels}, what)))
+      return failure();
+  if (failed(expectShape(*this, getGrad(), input, "grad")))
+    return failure();
+  return expectShape(*this, getResult(), input, "result");
+}
+
+/// A [C, 1, k, k] depthwise weight for the channels-last grid `grid`.
+static LogicalResult checkDepthwise(Operation *op, ArrayRef<int64_t> grid,
+                                    ArrayRef<int64_t> weight) {
+  if (grid.size() != 4 || weight.size() != 4 || weight[1] != 1 || weight[2] != weight[3] ||
+      weight[0] != grid[3])
+    return op->emitOpError() << "expects an NxHxWxC grid and a [C, 1, k, k] weight, got "
+                             << shapeString(grid) << " and " << shapeString(weight);
+  return success();
+}
+
+LogicalResult mixer::DepthwiseConv2dGradInputOp::verify() {
+  if (failed(checkDepthwise(*this, shapeOf(getGrad()), shapeOf(getWeight()))))
+    return failure();
+  return expectShape(*this, getResult(), shapeOf(getGrad()), "result");
+}
+
+LogicalResult mixer::DepthwiseConv2dGradWeightOp::verify() {
+  if (failed(checkDepthwise(*this, shapeOf(getInput()), shapeOf(getResult()))))
+    return failure();
+  return expectShape(*this, getGrad(), shapeOf(getInput()), "grad");
+}

@@ -141,6 +141,10 @@ mixer_status run_train_step(Model *model, const float *images, const int32_t *la
   io.activations = &model->train_activations;
   if (mixer_status s = run_steps(model, train.steps, train.num_steps, io, batch, seconds))
     return s;
+  // Counters (BatchNorm's num_batches_tracked) count training batches, as PyTorch's do.
+  for (int32_t i = 0; i < desc.num_params; ++i)
+    if (desc.params[i].element == ElementType::I64)
+      ++*reinterpret_cast<int64_t *>(model->params[size_t(i)]);
   double total = 0;
   for (float l : model->losses)
     total += double(l);

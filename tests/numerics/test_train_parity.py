@@ -10,13 +10,19 @@ Checks, on random weights and a random batch of 7 images:
 2. finite differences: for every parameter tensor, the library's own loss along a direction
    u = g/|g| + a random unit vector, central differences of step h, must match g . u to 2e-2;
 3. AdamW: three steps (lr 1e-3, wd 0.05, smoothing 0.1) and SGD with momentum 0.9, wd 1e-4: the
-   updated weights must match torch.optim's to 1e-4 relative to the largest change. AdamW runs
+   updated weights must match torch.optim's to 1e-4 relative to the largest change (less two f32
+   ulps of each weight, the precision a small change can be stored with). AdamW runs
    with eps 1e-3 here: its first steps are lr * g / (|g| + eps), nearly sign(g), which turns an f32
    gradient difference e into an update difference of up to lr * e / (4 eps); with eps 1e-3 the
    update is smooth in g and the comparison checks the formula (moments, bias corrections,
    decoupled decay) rather than rounding. Tensors with a zero exact gradient are left out;
 4. exact resume: 4 AdamW steps straight equal 2 steps, save, load into a fresh model, 2 steps,
    bit for bit (weights and optimizer state).
+ConvMixer's tolerances are wider, for two stated reasons: BatchNorm's backward subtracts per-channel
+means of the gradient (cancellation in f32, while PyTorch accumulates its statistics in double),
+which puts its gradients at ~1e-4 of PyTorch's; and ReLU's kinks make finite differences and
+multi-step trajectories jump where a unit changes sign, so the optimizer check takes one step, at
+1e-3 (AdamW's g / (sqrt(v) + eps) passes those gradient differences on, larger for small g).
 Usage: test_train_parity.py LIB SPEC"""
 import argparse
 import os
@@ -33,11 +39,24 @@ from mixer_reference import (Library, TrainOptions, build_model, load_spec, rand
 
 BATCH = 7
 LR_PROBE = 1024.0
+# family: (gradient, finite differences, optimizer steps, optimizer tolerance)
+TOLERANCES = {"mlp_mixer": (1e-4, 2e-2, 3, 1e-4), "bmlp": (1e-4, 2e-2, 3, 1e-4),
+              "conv_mixer": (5e-4, 5e-2, 1, 1e-3)}
 
 
 def relative(got, want):
     scale = max(float(np.abs(want).max()), 1e-30)
     return float(np.abs(got - want).max()) / scale
+
+
+def change_error(got, want, start):
+    """How far updated weights are from the reference's, relative to the reference's largest
+    change, less two f32 ulps of the weights themselves: a change far below a weight's magnitude
+    (lr 1e-2 times a small gradient on a weight near 1) cannot be stored more exactly than that."""
+    slack = 2 * np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+    excess = np.maximum(np.abs(got.astype(np.float64) - want) - slack, 0.0)
+    scale = max(float(np.abs(want.astype(np.float64) - start).max()), 1e-30)
+    return float(excess.max()) / scale
 
 
 class Checker:
@@ -69,6 +88,7 @@ def main():
     classes = spec["model"]["classes"]
     lib = Library(args.library, spec["name"])
     out = Checker(spec["name"])
+    grad_tol, fd_tol, opt_steps, opt_tol = TOLERANCES[spec["family"]]
 
     def fresh_reference():
         model = build_model(spec).train()
@@ -109,8 +129,8 @@ def main():
         live = [k for k in want if k not in null]
         worst = max(live, key=lambda k: relative(grads[k], want[k]))
         err = relative(grads[worst], want[worst])
-        out.check(err <= 1e-4, f"gradients of {len(live)} parameters: worst {worst} "
-                  f"relative {err:.1e} (tolerance 1e-4)")
+        out.check(err <= grad_tol, f"gradients of {len(live)} parameters: worst {worst} "
+                  f"relative {err:.1e} (tolerance {grad_tol:.0e})")
         if null:
             noise = max(float(np.abs(grads[k]).max()) for k in null) / largest
             out.check(noise <= 1e-6, f"{len(null)} parameters with a zero exact gradient: "
@@ -141,17 +161,17 @@ def main():
             if err > worst_fd:
                 worst_fd, worst_name = err, name
         lib.destroy(handle)
-        out.check(worst_fd <= 2e-2, f"finite differences of {len(live)} parameters: worst "
-                  f"{worst_name} relative {worst_fd:.1e} (tolerance 2e-2)")
+        out.check(worst_fd <= fd_tol, f"finite differences of {len(live)} parameters: worst "
+                  f"{worst_name} relative {worst_fd:.1e} (tolerance {fd_tol:.0e})")
 
         # 3. Optimizer steps against torch.optim.
         for label, options, make, steps in [
-            ("AdamW x3", TrainOptions(TrainOptions.ADAMW, lr=1e-3, weight_decay=0.05, eps=1e-3,
+            (f"AdamW x{opt_steps}", TrainOptions(TrainOptions.ADAMW, lr=1e-3, weight_decay=0.05, eps=1e-3,
                                       label_smoothing=0.1),
-             lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.05, eps=1e-3), 3),
-            ("SGD momentum x3", TrainOptions(TrainOptions.SGD, lr=1e-2, weight_decay=1e-4,
+             lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.05, eps=1e-3), opt_steps),
+            (f"SGD momentum x{opt_steps}", TrainOptions(TrainOptions.SGD, lr=1e-2, weight_decay=1e-4,
                                              momentum=0.9, label_smoothing=0.1),
-             lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9, weight_decay=1e-4), 3)]:
+             lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9, weight_decay=1e-4), opt_steps)]:
             model = fresh_reference()
             want = torch_step(model, images, labels, make(model.parameters()), 0.1, steps)
             handle = loaded()
@@ -159,10 +179,17 @@ def main():
                 lib.train_step(handle, images.numpy(), labels.numpy(), options)
             got = lib.weights(handle, os.path.join(tmp, "opt.safetensors"))
             lib.destroy(handle)
-            worst = max(live, key=lambda k: relative(got[k] - w0[k], want[k] - w0[k]))
-            err = relative(got[worst] - w0[worst], want[worst] - w0[worst])
-            out.check(err <= 1e-4, f"{label}: updated weights, worst {worst} relative change "
-                      f"error {err:.1e} (tolerance 1e-4)")
+            worst = max(live, key=lambda k: change_error(got[k], want[k], w0[k]))
+            err = change_error(got[worst], want[worst], w0[worst])
+            out.check(err <= opt_tol, f"{label}: updated weights, worst {worst} relative change "
+                      f"error {err:.1e} (tolerance {opt_tol:.0e})")
+            # BatchNorm's running statistics and counters (training updates them in place).
+            buffers = [k for k in want if k not in live and k not in null]
+            if buffers:
+                worst = max(buffers, key=lambda k: change_error(got[k], want[k], w0[k]))
+                err = change_error(got[worst], want[worst], w0[worst])
+                out.check(err <= 1e-4, f"{label}: {len(buffers)} running statistics and counters, "
+                          f"worst {worst} relative change error {err:.1e} (tolerance 1e-4)")
 
         # 4. Exact resume: 4 steps straight == 2 steps, save, load, 2 steps.
         adamw = TrainOptions(TrainOptions.ADAMW, lr=1e-3, weight_decay=0.05, label_smoothing=0.1)

@@ -40,8 +40,9 @@ def MixerGenerateGradients : Pass<"mixer-generate-gradients", "::mlir::ModuleOp"
     For every function `@F` returning logits, emits `@F_train(images, labels) -> loss` (marked
     `mixer.train`): a copy of the forward graph, `mixer.softmax_cross_entropy` on its logits, and
     the backward graph in reverse order, built from one gradient rule per forward op (dense,
-    patch_embed, layer_norm, gelu, add, global_avg_pool), ending in one `mixer.store_grad` per
-    parameter. Gradients meeting at a value are summed with `mixer.add`. Runs on shape-inferred,
+    patch_embed, layer_norm, gelu, relu, add, global_avg_pool, depthwise_conv2d, and batch_norm,
+    which training turns into mixer.batch_norm_train: batch statistics, running-statistics
+    update), ending in one `mixer.store_grad` per trainable parameter. Gradients meeting at a value are summed with `mixer.add`. Runs on shape-inferred,
     unfused graphs; mixer-fuse-elementwise then fuses the forward half as it would for inference
     (a dense whose output the backward pass also reads keeps its activation separate).
   }];

@@ -102,6 +102,62 @@ def Mixer_GlobalAvgPoolGradOp : Mixer_GradOp<"global_avg_pool_grad"> {
   let results = (outs F32RankedTensor:$result);
 }
 
+def Mixer_ReluGradOp : Mixer_GradOp<"relu_grad"> {
+  let summary = "gradient of mixer.relu: dy where x > 0, else 0 (PyTorch's convention at 0)";
+  let arguments = (ins F32RankedTensor:$input, F32RankedTensor:$grad);
+  let results = (outs F32RankedTensor:$result);
+}
+
+// Not Pure: it also updates the running statistics (model state) in place.
+def Mixer_BatchNormTrainOp : Mixer_Op<"batch_norm_train"> {
+  let summary = "training batch normalisation over the last dimension (batch statistics)";
+  let description = [{
+    `torch.nn.BatchNorm2d` in training mode on a channels-last tensor: per channel (the last
+    dimension) the mean and biased variance over every other dimension normalise the input,
+    `y = (x - mean) * invstd * gamma + beta` with `invstd = 1 / sqrt(var + epsilon)`; `mean` and
+    `invstd` are returned for the backward pass, and the running statistics are updated in place,
+    `running = (1 - momentum) running + momentum batch` (the unbiased variance for running_var).
+    mixer-generate-gradients puts it where the forward graph has mixer.batch_norm.
+  }];
+  let arguments = (ins F32RankedTensor:$input, F32RankedTensor:$gamma, F32RankedTensor:$beta,
+                   F32RankedTensor:$running_mean, F32RankedTensor:$running_var,
+                   F64Attr:$epsilon, F64Attr:$momentum);
+  let results = (outs F32RankedTensor:$result, F32RankedTensor:$mean, F32RankedTensor:$invstd);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Mixer_BatchNormGradOp : Mixer_GradOp<"batch_norm_grad"> {
+  let summary = "gradients of mixer.batch_norm_train: input, gamma and beta";
+  let description = [{
+    With `xhat = (x - mean) * invstd` and M the elements per channel: `dbeta = sum dy`,
+    `dgamma = sum dy * xhat`, `dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M)`.
+  }];
+  let arguments = (ins F32RankedTensor:$input, F32RankedTensor:$gamma, F32RankedTensor:$mean,
+                   F32RankedTensor:$invstd, F32RankedTensor:$grad);
+  let results = (outs F32RankedTensor:$result, F32RankedTensor:$gamma_grad,
+                 F32RankedTensor:$beta_grad);
+}
+
+def Mixer_DepthwiseConv2dGradInputOp : Mixer_GradOp<"depthwise_conv2d_grad_input"> {
+  let summary = "gradient of mixer.depthwise_conv2d with respect to its input";
+  let description = [{
+    `dx[n, y, x, c] = sum_{i,j} weight[c, 0, i, j] * dy[n, y - i + a, x - j + a, c]`, zero outside
+    the image: the transposed ('full'-correlation) depthwise convolution.
+  }];
+  let arguments = (ins F32RankedTensor:$grad, F32RankedTensor:$weight);
+  let results = (outs F32RankedTensor:$result);
+}
+
+def Mixer_DepthwiseConv2dGradWeightOp : Mixer_GradOp<"depthwise_conv2d_grad_weight"> {
+  let summary = "gradient of mixer.depthwise_conv2d with respect to its weight";
+  let description = [{
+    `dweight[c, 0, i, j] = sum_{n,y,x} dy[n, y, x, c] * in[n, y + i - a, x + j - a, c]`.
+  }];
+  let arguments = (ins F32RankedTensor:$input, F32RankedTensor:$grad);
+  let results = (outs F32RankedTensor:$result);
+}
+
 def Mixer_StoreGradOp : Mixer_Op<"store_grad"> {
   let summary = "names the parameter a gradient belongs to";
   let description = [{

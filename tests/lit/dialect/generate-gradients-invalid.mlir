@@ -11,15 +11,16 @@ func.func @fused(%x: tensor<?x8xf32>) -> tensor<?x3xf32> {
 
 // -----
 
-func.func @batch_norm(%x: tensor<?x2x2x3xf32>) -> tensor<?x3xf32> {
-  %g = mixer.param "bn.weight" {init = "ones"} : tensor<3xf32>
-  %b = mixer.param "bn.bias" {init = "zeros"} : tensor<3xf32>
-  %m = mixer.param "bn.running_mean" {init = "zeros"} : tensor<3xf32>
-  %v = mixer.param "bn.running_var" {init = "ones"} : tensor<3xf32>
-  // expected-error @+1 {{has no gradient rule yet: training supports mlp_mixer and bmlp models}}
-  %y = mixer.batch_norm %x, %g, %b, %m, %v : (tensor<?x2x2x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<?x2x2x3xf32>
-  %p = mixer.global_avg_pool %y : (tensor<?x2x2x3xf32>) -> tensor<?x3xf32>
-  return %p : tensor<?x3xf32>
+func.func @flatten(%x: tensor<?x2x4xf32>) -> tensor<?x3xf32> {
+  %w = mixer.param "fc.weight" {init = "zeros"} : tensor<4x4xf32>
+  %b = mixer.param "fc.bias" {init = "zeros"} : tensor<4xf32>
+  %y = mixer.dense %x, %w, %b {dim = 2 : i64} : (tensor<?x2x4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> tensor<?x2x4xf32>
+  // expected-error @+1 {{has no gradient rule (only an image is flattened)}}
+  %f = mixer.flatten %y : (tensor<?x2x4xf32>) -> tensor<?x8xf32>
+  %wh = mixer.param "head.weight" {init = "zeros"} : tensor<3x8xf32>
+  %bh = mixer.param "head.bias" {init = "zeros"} : tensor<3xf32>
+  %o = mixer.dense %f, %wh, %bh {dim = 1 : i64} : (tensor<?x8xf32>, tensor<3x8xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+  return %o : tensor<?x3xf32>
 }
 
 // -----
