@@ -7,8 +7,10 @@ or optimizer cannot pass); the CSV log has one row per epoch; the PNG plot is a 
 reproduces the last epoch's accuracy; 1 epoch, stop, --resume for the second gives a checkpoint
 identical, byte for byte in every tensor, to the uninterrupted run's; and bad data files (wrong
 magic, truncated, label out of range, wrong image size, missing directory) and bad options fail
-before training with a message naming the file or flag.
-Usage: test_train_cli.py MIXERC LIB"""
+before training with a message naming the file or flag. With a second library (32x32x3), the
+CIFAR-10 binary format: synthetic data_batch_*.bin / test_batch.bin files train with random crops
+and flips to >= 90%, and a record-misaligned file is refused.
+Usage: test_train_cli.py MIXERC LIB [CIFAR_LIB]"""
 import gzip
 import os
 import struct
@@ -50,8 +52,23 @@ def write_dataset(directory, rng, **overrides):
         write_idx(os.path.join(directory, name), array, compress=name.startswith("train-images"))
 
 
+def write_cifar(directory, rng, counts=(200, 200, 200, 200, 200), test=200):
+    """CIFAR-10 binary files: per record a label byte and 3 x 32 x 32 channel-planar pixels."""
+    os.makedirs(directory, exist_ok=True)
+    names = [f"data_batch_{i + 1}.bin" for i in range(len(counts))] + ["test_batch.bin"]
+    for name, count in zip(names, list(counts) + [test]):
+        labels = rng.integers(0, 10, count)
+        pixels = rng.integers(0, 60, (count, 3, 32, 32))
+        for i, k in enumerate(labels):  # a bright band: invariant under flips, robust to crops
+            y = 2 + (k // 3) * 8
+            pixels[i, k % 3, y:y + 5, 4:28] = 220
+        records = np.concatenate([labels[:, None], pixels.reshape(count, -1)], axis=1)
+        records.astype(np.uint8).tofile(os.path.join(directory, name))
+
+
 def main():
     mixerc, library = sys.argv[1], sys.argv[2]
+    cifar_library = sys.argv[3] if len(sys.argv) > 3 else None
     failures = []
 
     def check(ok, what):
@@ -118,6 +135,22 @@ def main():
                 (["--epochs", "2"], "needs SPEC|LIB and --data")]:
             r = run("train", library, *args)
             check(r.returncode == 2 and message in r.stderr, f"train {' '.join(args)}: {r.stderr.strip()}")
+        if cifar_library:
+            cifar = os.path.join(tmp, "cifar")
+            write_cifar(cifar, rng)
+            r = run("train", cifar_library, "--data", cifar, "--epochs", "10", "--lr", "5e-3", "--batch", "50",
+                    "--warmup", "10", "--crop", "2", "--threads", "2",
+                    "--out", os.path.join(tmp, "cifar.safetensors"))
+            rows = open(os.path.join(tmp, "cifar.safetensors.csv")).read().strip().splitlines()
+            accuracy = float(rows[-1].split(",")[3]) if r.returncode == 0 else 0.0
+            check(r.returncode == 0 and accuracy >= 90.0 and "CIFAR-10 (binary)" in r.stderr,
+                  f"CIFAR-10 binaries with crops and flips reach {accuracy:.2f}% (>= 90%): "
+                  f"{r.stderr.strip()[-200:]}")
+            with open(os.path.join(cifar, "test_batch.bin"), "ab") as f:
+                f.write(b"\0" * 100)
+            r = run("train", cifar_library, "--data", cifar)
+            check(r.returncode == 2 and "is not a whole number of 3073-byte CIFAR-10 records" in
+                  r.stderr, f"a misaligned CIFAR-10 file is refused: {r.stderr.strip()}")
     print(f"{len(failures)} failed")
     return 1 if failures else 0
 
