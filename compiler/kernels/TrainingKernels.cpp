@@ -275,6 +275,35 @@ BuiltKernel buildSgd(const Target &target) {
   return {Pipeline(out), {param, grad, buf, hyper}};
 }
 
+/// packed(j, kk, p) = B[p * panel + j][kk], zero past B's rows, for B = W [n][k] or W^T [k][n]:
+/// after every weight update, so parallel over panels and vectorised along the panel.
+BuiltKernel buildPack(const KernelSignature &sig, const Target &target) {
+  const int lanes = target.natural_vector_size<float>();
+  const int rows = int(sig.n), cols = int(sig.k), panel = int(sig.panel);
+  ImageParam weight(Float(32), 2, "weight"); // (cols, rows): W row-major
+  pinDim(weight, 0, cols, 1);
+  pinDim(weight, 1, rows, cols);
+  const int n = sig.transposed ? cols : rows, k = sig.transposed ? rows : cols;
+  const int panels = (n + panel - 1) / panel;
+  Var j("j"), kk("kk"), p("p");
+  Expr column = p * panel + j;
+  Expr inside = column < n;
+  Expr safe = min(column, n - 1);
+  Expr value = sig.transposed ? weight(safe, kk) : weight(kk, safe);
+  Func out("out");
+  out(j, kk, p) = select(inside, value, 0.0f);
+  pinDim(out.output_buffer(), 0, panel, 1);
+  pinDim(out.output_buffer(), 1, k, panel);
+  pinDim(out.output_buffer(), 2, panels, panel * k);
+  Var ko("ko"), ki("ki"), task("task");
+  out.split(kk, ko, ki, 64, TailStrategy::GuardWithIf)
+      .reorder(j, ki, ko, p)
+      .fuse(ko, p, task)
+      .parallel(task)
+      .vectorize(j, std::min(lanes, panel), TailStrategy::GuardWithIf);
+  return {Pipeline(out), {weight}};
+}
+
 } // namespace
 
 BuiltKernel buildTrainingKernel(const KernelSignature &sig, const Target &target) {
@@ -285,6 +314,7 @@ BuiltKernel buildTrainingKernel(const KernelSignature &sig, const Target &target
   case KernelOp::SoftmaxCrossEntropy: return buildSoftmaxCrossEntropy(sig, target);
   case KernelOp::AdamW: return buildAdamW(target);
   case KernelOp::SgdMomentum: return buildSgd(target);
+  case KernelOp::Pack: return buildPack(sig, target);
   default: return buildElementwise(sig, target);
   }
 }

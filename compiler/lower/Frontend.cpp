@@ -1,6 +1,8 @@
 // Runs the dialect pipeline for a spec (see Frontend.h).
 #include "lower/Frontend.h"
 
+#include <algorithm>
+
 #include "schedule/BatchChunking.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -71,6 +73,23 @@ bool planModel(const ModelSpec &spec, const VectorMachine &machine, KernelPlan *
           failed(lowerMixerToKernels(function, machine, plan)))
         return false;
   plan->images_per_chunk = imagesPerChunk(*plan);
+  // One packing kernel per distinct weight layout (equal shapes share one).
+  for (PlanPack &pack : plan->packs) {
+    const PlanParam &param = plan->params[size_t(pack.param)];
+    KernelSignature sig;
+    sig.op = KernelOp::Pack;
+    sig.n = param.shape[0];
+    sig.k = 1;
+    for (size_t d = 1; d < param.shape.size(); ++d)
+      sig.k *= param.shape[d];
+    sig.panel = pack.panel;
+    sig.transposed = pack.transposed;
+    auto known = std::find_if(plan->kernels.begin(), plan->kernels.end(),
+                              [&](const KernelSignature &k) { return k.key() == sig.key(); });
+    pack.kernel = int(known - plan->kernels.begin());
+    if (known == plan->kernels.end())
+      plan->kernels.push_back(sig);
+  }
   if (spec.training) {
     plan->training = true;
     KernelSignature adamw, sgd;

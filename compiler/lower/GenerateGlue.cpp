@@ -165,9 +165,9 @@ std::string generateGlue(const KernelPlan &plan) {
   }
   out += "};\n\nstatic const PackDesc kPacks[] = {\n";
   for (const PlanPack &p : plan.packs)
-    out += fmt::format("  {{{}, {}, {}}},\n", p.param, p.panel, p.transposed);
+    out += fmt::format("  {{{}, {}, {}, {}}},\n", p.param, p.panel, p.transposed, p.kernel);
   if (plan.packs.empty())
-    out += "  {0, 0, false},\n";
+    out += "  {0, 0, false, -1},\n";
   out += "};\n\nstatic const int64_t kActivations[] = {";
   for (int64_t e : plan.activation_elems)
     out += fmt::format("{}, ", e);

@@ -49,6 +49,7 @@ std::string KernelSignature::opName() const {
   case KernelOp::DepthwiseGradWeight: return "depthwise_grad_weight";
   case KernelOp::AdamW: return "adamw";
   case KernelOp::SgdMomentum: return "sgd_momentum";
+  case KernelOp::Pack: return "pack";
   }
   return "?";
 }
@@ -91,6 +92,8 @@ std::string KernelSignature::key() const {
     return fmt::format("{}/c{}_s{}/f32", opName(), n, m);
   case KernelOp::SoftmaxCrossEntropy:
     return fmt::format("{}/k{}/f32", opName(), n);
+  case KernelOp::Pack:
+    return fmt::format("pack/n{}_k{}_panel{}{}/f32", n, k, panel, transposed ? "_transposed" : "");
   case KernelOp::BatchNormTrain:
     return fmt::format("{}/c{}/eps{:g}_momentum{:g}/f32", opName(), n, epsilon, momentum);
   case KernelOp::BatchNormGrad:

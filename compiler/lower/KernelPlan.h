@@ -34,7 +34,8 @@ enum class KernelOp {
   DepthwiseGradInput,
   DepthwiseGradWeight,
   AdamW,
-  SgdMomentum
+  SgdMomentum,
+  Pack ///< a weight [n][k] (or its transpose) into zero-padded column panels (PlanPack)
 };
 enum class Activation { None, GeluErf, GeluTanh, Relu };
 
@@ -64,6 +65,7 @@ struct KernelSignature {
   int64_t image_channels = 0, image_height = 0, image_width = 0, patch = 0;
   int64_t kernel_size = 0; ///< DepthwiseConv
   bool bias = true; ///< GEMM-like ops: false for the transposed products of the backward pass
+  bool transposed = false; ///< Pack: of the weight's transpose
 
   std::string key() const;
   std::string opName() const;
@@ -108,6 +110,7 @@ struct PlanPack {
   int64_t panel;
   /// Packs W's transpose (as [K...][N]): the weight of the backward GEMM dx = dy W.
   bool transposed = false;
+  int kernel = -1; ///< the Pack kernel that lays it out
 };
 
 struct KernelPlan {

@@ -53,24 +53,6 @@ int64_t packed_count(const PackDesc &pack, const ParamDesc &param) {
 /// Parameters start on 64-byte boundaries in the arena.
 int64_t aligned(int64_t floats) { return (floats + 15) & ~int64_t(15); }
 
-/// packed[p][k][j] = W[p * panel + j][k], zero where p * panel + j >= N; transposed, the same
-/// for W^T (packed[p][n][j] = W[n][p * panel + j]).
-void pack_panels(const PackDesc &pack, const ParamDesc &param, const float *w, float *packed) {
-  const int32_t panel = pack.panel;
-  const int64_t rows = param.shape[0], cols = element_count(param) / std::max<int64_t>(rows, 1);
-  const int64_t n = pack.transposed ? cols : rows, k = pack.transposed ? rows : cols;
-  const int64_t panels = (n + panel - 1) / panel;
-  for (int64_t p = 0; p < panels; ++p)
-    for (int64_t kk = 0; kk < k; ++kk)
-      for (int64_t j = 0; j < panel; ++j) {
-        int64_t col = p * panel + j;
-        float value = 0.0f;
-        if (col < n)
-          value = pack.transposed ? w[kk * cols + col] : w[col * k + kk];
-        packed[(p * k + kk) * panel + j] = value;
-      }
-}
-
 // Halide reports failures through this handler; the message becomes the step's error.
 thread_local std::string halide_message;
 void capture_halide_error(void *, const char *message) { halide_message = message; }
@@ -113,7 +95,26 @@ int64_t Model::images_per_chunk(int64_t batch) const {
 void Model::repack() {
   for (int32_t i = 0; i < desc->num_packs; ++i) {
     const PackDesc &pack = desc->packs[i];
-    pack_panels(pack, desc->params[pack.param], params[size_t(pack.param)], packed[size_t(i)].get());
+    const ParamDesc &param = desc->params[pack.param];
+    const int64_t rows = param.shape[0], cols = element_count(param) / std::max<int64_t>(rows, 1);
+    const int64_t n = pack.transposed ? cols : rows, k = pack.transposed ? rows : cols;
+    halide_dimension_t in[2] = {{0, int32_t(cols), 1, 0}, {0, int32_t(rows), int32_t(cols), 0}};
+    halide_dimension_t out[3] = {{0, pack.panel, 1, 0},
+                                 {0, int32_t(k), pack.panel, 0},
+                                 {0, int32_t((n + pack.panel - 1) / pack.panel),
+                                  int32_t(k * pack.panel), 0}};
+    halide_buffer_t buffers[2] = {};
+    buffers[0].host = reinterpret_cast<uint8_t *>(params[size_t(pack.param)]);
+    buffers[0].dim = in;
+    buffers[0].dimensions = 2;
+    buffers[1].host = reinterpret_cast<uint8_t *>(packed[size_t(i)].get());
+    buffers[1].dim = out;
+    buffers[1].dimensions = 3;
+    for (halide_buffer_t &b : buffers)
+      b.type = halide_type_t(halide_type_float, 32, 1);
+    void *argv[2] = {&buffers[0], &buffers[1]};
+    // Shapes are fixed by the table, so the kernel cannot fail on them.
+    desc->kernels[pack.kernel].fn(argv);
   }
 }
 

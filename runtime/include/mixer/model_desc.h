@@ -44,6 +44,7 @@ struct PackDesc {
   int32_t param;
   int32_t panel;
   bool transposed; ///< packs W's transpose, as [K...][N] (the backward GEMM's weight)
+  int32_t kernel;  ///< the packing kernel; argv: W as (K, N), the panels as (panel, K, panels)
 };
 
 /// Grad: a parameter's gradient (index: the parameter); Labels: the train step's int32 labels;
