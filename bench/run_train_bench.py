@@ -15,7 +15,6 @@ import argparse
 import csv
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -23,21 +22,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.path.join(ROOT, "build")
 OUT = os.path.join(BUILD, "bench")
 BENCH_VENV = os.environ.get("MIXERC_BENCH_VENV", os.path.expanduser("~/.cache/mixerc/bench-venv"))
-
-
-def run(cmd, env=None, timeout=3600):
-    full_env = dict(os.environ, **(env or {}))
-    for k in [k for k, v in (env or {}).items() if v is None]:
-        full_env.pop(k, None)
-    result = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
-    return result.stdout
-
-
-def field(text, name):
-    match = re.findall(rf"{name}=([0-9.]+)", text)
-    return float(match[-1]) if match else None
+sys.path.insert(0, os.path.dirname(__file__))
+from run_bench import field, run  # noqa: E402
 
 
 def training_spec(name):

@@ -71,6 +71,17 @@ options:
   --threads T           worker threads (default 0: all cores)
 )";
 
+/// The one positional argument (SPEC|LIB), or an error for an unknown option or a second one.
+bool positional(const std::string &arg, std::string *model, std::string *error) {
+  if (!arg.empty() && arg[0] == '-')
+    *error = fmt::format("unknown option '{}'", arg);
+  else if (model->empty())
+    *model = arg;
+  else
+    *error = fmt::format("unexpected argument '{}'", arg);
+  return error->empty();
+}
+
 int fail(const char *verb, const std::string &message) {
   fmt::print(stderr, "mixerc {}: {}\n", verb, message);
   return 2;
@@ -275,14 +286,8 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
       ok = takeValue(argc, argv, i, &resume, &error);
     } else if (arg == "--init") {
       ok = takeValue(argc, argv, i, &init, &error);
-    } else if (!arg.empty() && arg[0] == '-') {
-      error = fmt::format("unknown option '{}'", arg);
-      ok = false;
-    } else if (model.empty()) {
-      model = arg;
     } else {
-      error = fmt::format("unexpected argument '{}'", arg);
-      ok = false;
+      ok = positional(arg, &model, &error);
     }
     if (!ok)
       return fail(verb, error);
@@ -433,14 +438,8 @@ int evalVerb(int argc, char **argv) {
       ok = takeValue(argc, argv, i, &value, &error) && parseInt(arg, value, 1, &batch, &error);
     } else if (arg == "--threads") {
       ok = takeValue(argc, argv, i, &value, &error) && parseInt(arg, value, 0, &threads, &error);
-    } else if (!arg.empty() && arg[0] == '-') {
-      error = fmt::format("unknown option '{}'", arg);
-      ok = false;
-    } else if (model.empty()) {
-      model = arg;
     } else {
-      error = fmt::format("unexpected argument '{}'", arg);
-      ok = false;
+      ok = positional(arg, &model, &error);
     }
     if (!ok)
       return fail(verb, error);

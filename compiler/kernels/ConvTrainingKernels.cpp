@@ -9,19 +9,6 @@ using namespace Halide;
 namespace mixerc {
 namespace {
 
-ImageParam rowsParam(const char *name, int64_t width) {
-  ImageParam p(Float(32), 2, name);
-  pinDim(p, 0, width, 1);
-  pinDim(p, 1, 0, width);
-  return p;
-}
-
-ImageParam channelParam(const char *name, int64_t channels) {
-  ImageParam p(Float(32), 1, name);
-  pinDim(p, 0, channels, 1);
-  return p;
-}
-
 ImageParam gridParam(const char *name, const KernelSignature &sig) {
   ImageParam p(Float(32), 4, name);
   const int64_t c = sig.n, w = sig.image_width, h = sig.image_height;
@@ -34,17 +21,6 @@ ImageParam gridParam(const char *name, const KernelSignature &sig) {
 
 void pinChannels(Func f, int64_t channels) { pinDim(f.output_buffer(), 0, channels, 1); }
 
-/// Column sums over the rows, vectorised along the channels, parallel over channel blocks.
-void scheduleColumnSum(Func f, Var c, RDom r, int lanes) {
-  Var co("co"), ci("ci");
-  f.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf);
-  f.update()
-      .split(c, co, ci, 4 * lanes, TailStrategy::GuardWithIf)
-      .reorder(ci, r, co)
-      .vectorize(ci, lanes, TailStrategy::GuardWithIf)
-      .parallel(co);
-}
-
 /// Parallel over blocks of rows, vectorised along the channels.
 void scheduleRowsOutput(Func f, Var c, Var row, int lanes) {
   Var ro("ro"), ri("ri");
@@ -56,9 +32,9 @@ void scheduleRowsOutput(Func f, Var c, Var row, int lanes) {
 BuiltKernel buildBatchNormTrain(const KernelSignature &sig, const Target &target) {
   const int channels = int(sig.n), lanes = target.natural_vector_size<float>();
   ImageParam x = rowsParam("input", channels);
-  ImageParam gamma = channelParam("gamma", channels), beta = channelParam("beta", channels),
-             runningMean = channelParam("running_mean", channels),
-             runningVar = channelParam("running_var", channels);
+  ImageParam gamma = vectorParam("gamma", channels), beta = vectorParam("beta", channels),
+             runningMean = vectorParam("running_mean", channels),
+             runningVar = vectorParam("running_var", channels);
   Expr rows = x.dim(1).extent();
   Expr count = cast<float>(rows);
   Var c("c"), row("row");
@@ -88,8 +64,10 @@ BuiltKernel buildBatchNormTrain(const KernelSignature &sig, const Target &target
   for (Func f : {meanOut, invstdOut, meanUpdate, varUpdate})
     pinChannels(f, channels);
 
-  scheduleColumnSum(sum, c, r, lanes);
-  scheduleColumnSum(squares, c, r, lanes);
+  for (Func f : {sum, squares}) {
+    f.compute_root();
+    scheduleColumnSum(f, c, r, lanes);
+  }
   for (Func f : {mean, invstd})
     f.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf);
   scheduleRowsOutput(y, c, row, lanes);
@@ -100,8 +78,8 @@ BuiltKernel buildBatchNormTrain(const KernelSignature &sig, const Target &target
 BuiltKernel buildBatchNormGrad(const KernelSignature &sig, const Target &target) {
   const int channels = int(sig.n), lanes = target.natural_vector_size<float>();
   ImageParam x = rowsParam("input", channels), dy = rowsParam("grad", channels);
-  ImageParam gamma = channelParam("gamma", channels), mean = channelParam("mean", channels),
-             invstd = channelParam("invstd", channels);
+  ImageParam gamma = vectorParam("gamma", channels), mean = vectorParam("mean", channels),
+             invstd = vectorParam("invstd", channels);
   Expr count = cast<float>(x.dim(1).extent());
   Var c("c"), row("row");
   RDom r(0, x.dim(1).extent(), "r");
@@ -118,8 +96,10 @@ BuiltKernel buildBatchNormGrad(const KernelSignature &sig, const Target &target)
   pinDim(dx.output_buffer(), 1, 0, channels);
   pinChannels(dgamma, channels);
   pinChannels(dbeta, channels);
-  scheduleColumnSum(dbeta, c, r, lanes);
-  scheduleColumnSum(dgamma, c, r, lanes);
+  for (Func f : {dbeta, dgamma}) {
+    f.compute_root();
+    scheduleColumnSum(f, c, r, lanes);
+  }
   scheduleRowsOutput(dx, c, row, lanes);
   return {Pipeline({dx, dgamma, dbeta}), {x, gamma, mean, invstd, dy}};
 }

@@ -9,6 +9,38 @@ void pinDim(Halide::OutputImageParam buffer, int d, int64_t extent, int64_t stri
     buffer.dim(d).set_extent(int(extent));
 }
 
+Halide::ImageParam rowsParam(const char *name, int64_t width) {
+  Halide::ImageParam p(Halide::Float(32), 2, name);
+  pinDim(p, 0, width, 1);
+  pinDim(p, 1, 0, width);
+  return p;
+}
+
+Halide::ImageParam vectorParam(const char *name, int64_t extent) {
+  Halide::ImageParam p(Halide::Float(32), 1, name);
+  pinDim(p, 0, extent, 1);
+  return p;
+}
+
+Halide::ImageParam cubeParam(const char *name, int64_t channels, int64_t tokens) {
+  Halide::ImageParam p(Halide::Float(32), 3, name);
+  pinDim(p, 0, channels, 1);
+  pinDim(p, 1, tokens, channels);
+  pinDim(p, 2, 0, channels * tokens);
+  return p;
+}
+
+void scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes) {
+  using Halide::TailStrategy;
+  Halide::Var co("co"), ci("ci");
+  f.vectorize(c, lanes, TailStrategy::GuardWithIf);
+  f.update()
+      .split(c, co, ci, 4 * lanes, TailStrategy::GuardWithIf)
+      .reorder(ci, r, co)
+      .vectorize(ci, lanes, TailStrategy::GuardWithIf)
+      .parallel(co);
+}
+
 VectorMachine vectorMachine(const Halide::Target &target) {
   return {target.natural_vector_size<float>(),
           target.has_feature(Halide::Target::AVX512) ? 32 : 16};

@@ -36,6 +36,18 @@ VectorMachine vectorMachine(const Halide::Target &target);
 /// it to run time (the batch).
 void pinDim(Halide::OutputImageParam buffer, int d, int64_t extent, int64_t stride);
 
+// The buffer views of the lowering (lower/LowerMixerToKernels.cpp) as f32 inputs.
+/// (width, rows): a batch of rows, dense.
+Halide::ImageParam rowsParam(const char *name, int64_t width);
+/// (extent): a parameter vector.
+Halide::ImageParam vectorParam(const char *name, int64_t extent);
+/// (channels, tokens, batch).
+Halide::ImageParam cubeParam(const char *name, int64_t channels, int64_t tokens);
+
+/// A column sum f(c) += g(c, r) over rows r: vectorised along c, parallel over blocks of 4
+/// vectors of columns (the caller decides where f is computed).
+void scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes);
+
 } // namespace mixerc
 
 #endif

@@ -4,6 +4,7 @@
 // parallel, vectorised schedule; none needs a tuned record.
 #include "kernels/Epilogue.h"
 #include "kernels/Kernels.h"
+#include "kernels/RowStats.h"
 
 #include <cmath>
 
@@ -11,19 +12,6 @@ using namespace Halide;
 
 namespace mixerc {
 namespace {
-
-ImageParam rowsParam(const char *name, int64_t width) {
-  ImageParam p(Float(32), 2, name);
-  pinDim(p, 0, width, 1);
-  pinDim(p, 1, 0, width);
-  return p;
-}
-
-ImageParam vectorParam(const char *name, int64_t extent) {
-  ImageParam p(Float(32), 1, name);
-  pinDim(p, 0, extent, 1);
-  return p;
-}
 
 /// A flat buffer of any length (elementwise kernels and the optimizers).
 ImageParam flatParam(const char *name, Type type = Float(32)) {
@@ -49,50 +37,6 @@ void parallelBlocks(Stage stage, Var v, int block) {
 void pinRowsOutput(Func f, int64_t width) {
   pinDim(f.output_buffer(), 0, width, 1);
   pinDim(f.output_buffer(), 1, 0, width);
-}
-
-/// A row sum over `r` (the row's width) vectorised across the row: rfactor into vector lanes,
-/// computed wherever `sum` is. Widths that are not whole vectors stay scalar.
-void vectoriseRowSum(Func sum, RDom r, int width, int lanes, Func at, Var where) {
-  sum.compute_at(at, where);
-  if (width % lanes != 0)
-    return;
-  RVar outer("outer"), inner("inner");
-  Var lane("lane");
-  Func partial = sum.update().split(r.x, outer, inner, lanes).rfactor(inner, lane);
-  partial.compute_at(at, where).vectorize(lane).update().vectorize(lane);
-}
-
-/// Row statistics of a (width, rows) input as PyTorch's LayerNorm computes them (two passes).
-struct RowStats {
-  Func sum{"sum"}, squares{"squares"}, mean{"mean"}, rstd{"rstd"};
-  RDom r;
-  int width;
-  RowStats(ImageParam input, int width, double epsilon) : r(0, width, "r"), width(width) {
-    Var row("row");
-    sum(row) = 0.0f;
-    sum(row) += input(r, row);
-    mean(row) = sum(row) / float(width);
-    squares(row) = 0.0f;
-    Expr centred = input(r, row) - mean(row);
-    squares(row) += centred * centred;
-    rstd(row) = 1.0f / sqrt(squares(row) / float(width) + float(epsilon));
-  }
-  /// Computes the statistics per row of `at`'s loop `where`, with vectorised sums.
-  void computeAt(Func at, Var where, int lanes) {
-    vectoriseRowSum(sum, r, width, lanes, at, where);
-    vectoriseRowSum(squares, r, width, lanes, at, where);
-    mean.compute_at(at, where);
-    rstd.compute_at(at, where);
-  }
-};
-
-/// Parallel over blocks of 8 rows, vectorised along the row.
-void scheduleRows(Func out, Var c, Var row, int lanes) {
-  Var ro("ro"), ri("ri");
-  out.split(row, ro, ri, 8, TailStrategy::GuardWithIf)
-      .parallel(ro)
-      .vectorize(c, lanes, TailStrategy::GuardWithIf);
 }
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = gamma * dy.
@@ -148,13 +92,7 @@ BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &ta
   betaGrad(c) += grad(c, r);
   for (Func f : {gammaGrad, betaGrad}) {
     pinDim(f.output_buffer(), 0, width, 1);
-    Var co("co"), ci("ci");
-    f.vectorize(c, lanes, TailStrategy::GuardWithIf);
-    f.update()
-        .split(c, co, ci, 4 * lanes, TailStrategy::GuardWithIf)
-        .reorder(ci, r, co)
-        .vectorize(ci, lanes)
-        .parallel(co);
+    scheduleColumnSum(f, c, r, lanes);
   }
   // The statistics of every row first, parallel over blocks of rows.
   rowStats.compute_root();

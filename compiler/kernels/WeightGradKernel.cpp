@@ -26,23 +26,6 @@ constexpr int kRowSplits = 4;
 /// against 189 in output blocks).
 constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 
-/// A 2-D (width, rows) buffer whose rows are the batch's.
-ImageParam rowsParam(const char *name, int64_t width) {
-  ImageParam p(Float(32), 2, name);
-  pinDim(p, 0, width, 1);
-  pinDim(p, 1, 0, width);
-  return p;
-}
-
-/// A 3-D (channels, tokens, batch) buffer.
-ImageParam cubeParam(const char *name, int64_t channels, int64_t tokens) {
-  ImageParam p(Float(32), 3, name);
-  pinDim(p, 0, channels, 1);
-  pinDim(p, 1, tokens, channels);
-  pinDim(p, 2, 0, channels * tokens);
-  return p;
-}
-
 BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &target) {
   const int n = int(sig.n), k = int(sig.k);
   const int lanes = target.natural_vector_size<float>();
@@ -220,13 +203,7 @@ BuiltKernel buildBiasGrad(const KernelSignature &sig, const Target &target) {
     out(i) = 0.0f;
     out(i) += grad(i, r);
     out.output_buffer().dim(0).set_bounds(0, n).set_stride(1);
-    Var io("io"), ii("ii");
-    out.vectorize(i, lanes, TailStrategy::GuardWithIf);
-    out.update()
-        .split(i, io, ii, 4 * lanes, TailStrategy::GuardWithIf)
-        .reorder(ii, r, io)
-        .vectorize(ii, lanes)
-        .parallel(io);
+    scheduleColumnSum(out, i, r, lanes);
     return {Pipeline(out), {grad}};
   }
   // Tokens: grad d(c, m, b); db(m).

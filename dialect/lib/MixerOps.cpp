@@ -3,12 +3,15 @@
 // inferShapes writes it, so the two can never disagree.
 #include "mixer/MixerOps.h"
 
+#include "ShapeString.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "mlir/IR/Builders.h"
 
 using namespace mlir;
+using mixer::shapeString;
 
 namespace mixer {
 #include "mixer/MixerInterfaces.cpp.inc"
@@ -18,16 +21,6 @@ namespace mixer {
 #include "mixer/MixerOps.cpp.inc"
 
 namespace {
-
-/// "?x196x512" for diagnostics.
-std::string shapeString(ArrayRef<int64_t> shape) {
-  return llvm::join(llvm::map_range(shape,
-                                    [](int64_t d) {
-                                      return ShapedType::isDynamic(d) ? std::string("?")
-                                                                      : std::to_string(d);
-                                    }),
-                    "x");
-}
 
 RankedTensorType rankedOrNull(Value v) { return dyn_cast<RankedTensorType>(v.getType()); }
 

@@ -2,20 +2,14 @@
 // against the shapes its operands imply, with the same wording as the forward ops' verifiers.
 #include "mixer/MixerOps.h"
 
+#include "ShapeString.h"
+
 #include "llvm/ADT/StringExtras.h"
 
 using namespace mlir;
+using mixer::shapeString;
 
 namespace {
-
-std::string shapeString(ArrayRef<int64_t> shape) {
-  return llvm::join(llvm::map_range(shape,
-                                    [](int64_t d) {
-                                      return ShapedType::isDynamic(d) ? std::string("?")
-                                                                      : std::to_string(d);
-                                    }),
-                    "x");
-}
 
 ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
 
