@@ -1,6 +1,7 @@
-// The generated C API of a compiled model (tanh_mixer: 1x40x24 images, 5 classes): argument
-// checking, weight files good and bad (a refused file keeps the previous weights), save/load
-// round trips, seeded initialisation and batch independence.
+// The generated C API of a compiled model (tanh_mixer: 1x40x24 images, 5 classes, compiled with
+// training = true): argument checking, weight files good and bad (a refused file keeps the
+// previous weights), save/load round trips, seeded initialisation, batch independence, and the
+// train step's argument and option checks and optimizer-state files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -63,13 +64,20 @@ void writeWeights(const std::string &path, const std::vector<Tensor> &tensors, u
     size_t count = 1;
     for (int64_t d : t.shape)
       count *= size_t(d);
-    size_t bytes = count * (t.dtype == "F64" ? 8 : 4);
+    size_t bytes = count * (t.dtype == "F64" || t.dtype == "I64" ? 8 : 4);
     std::string shape;
     for (int64_t d : t.shape)
       shape += (shape.empty() ? "" : ",") + std::to_string(d);
     header += (header.size() > 1 ? "," : "") + std::string("\"") + t.name + "\":{\"dtype\":\"" +
               t.dtype + "\",\"shape\":[" + shape + "],\"data_offsets\":[" +
               std::to_string(data.size()) + "," + std::to_string(data.size() + bytes) + "]}";
+    if (t.dtype == "I64") { // counters and optimizer steps: 3 each
+      for (size_t i = 0; i < count; ++i) {
+        int64_t v = 3;
+        data.append(reinterpret_cast<const char *>(&v), 8);
+      }
+      continue;
+    }
     for (size_t i = 0; i < bytes / 4; ++i) {
       float v = normal(random);
       data.append(reinterpret_cast<const char *>(&v), 4);
@@ -324,3 +332,108 @@ TEST_F(Api, RefusedWeightFilesKeepThePreviousWeights) {
 }
 
 } // namespace
+
+TEST_F(Api, TrainStepArgumentsAndOptions) {
+  const int64_t batch = 4;
+  std::vector<float> x = images(batch);
+  std::vector<int32_t> labels = {0, 1, 2, 4};
+  mixer_train_options o;
+  mixer_train_options_init(&o);
+  float loss = -1;
+  const std::string before = tempPath("before.safetensors"), after = tempPath("after.safetensors");
+  ASSERT_EQ(tanh_mixer_save_weights(model, before.c_str()), MIXER_OK);
+  auto expectRefused = [&](mixer_status want, const std::string &message) {
+    EXPECT_EQ(tanh_mixer_train_step(model, x.data(), labels.data(), batch, &o, &loss), want);
+    EXPECT_THAT(mixer_last_error(), HasSubstr(message));
+    mixer_train_options_init(&o);
+  };
+  EXPECT_EQ(tanh_mixer_train_step(nullptr, x.data(), labels.data(), batch, &o, &loss),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(tanh_mixer_train_step(model, nullptr, labels.data(), batch, &o, &loss),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("images is NULL"));
+  EXPECT_EQ(tanh_mixer_train_step(model, x.data(), nullptr, batch, &o, &loss),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("labels is NULL"));
+  EXPECT_EQ(tanh_mixer_train_step(model, x.data(), labels.data(), 0, &o, &loss),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  labels[1] = 5;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "labels[1] is 5 (must be in [0, 5))");
+  labels[1] = -1;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "labels[1] is -1");
+  labels[1] = 1;
+  o.abi_version = 0;
+  expectRefused(MIXER_ERROR_UNSUPPORTED, "initialise the options with mixer_train_options_init");
+  o.learning_rate = -1e-3f;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "opts->learning_rate is -0.001");
+  o.learning_rate = NAN;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "learning_rate is nan");
+  o.weight_decay = -1;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "weight_decay is -1");
+  o.label_smoothing = 1.0f;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "label_smoothing is 1 (must be in [0, 1))");
+  o.beta2 = 1.0f;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "beta1 and beta2 are 0.9 and 1");
+  o.eps = 0.0f;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "opts->eps is 0");
+  o.optimizer = MIXER_OPTIMIZER_SGD;
+  o.momentum = 2.0f;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "opts->momentum is 2");
+  o.optimizer = static_cast<mixer_optimizer>(7);
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "opts->optimizer is 7");
+  // Refused calls changed nothing.
+  ASSERT_EQ(tanh_mixer_save_weights(model, after.c_str()), MIXER_OK);
+  EXPECT_EQ(readFile(before), readFile(after));
+
+  // A step with NULL options (AdamW defaults) and no loss pointer; then SGD would drop its state.
+  EXPECT_EQ(tanh_mixer_train_step(model, x.data(), labels.data(), batch, nullptr, nullptr),
+            MIXER_OK)
+      << mixer_last_error();
+  o.optimizer = MIXER_OPTIMIZER_SGD;
+  expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "holds AdamW state from 1 steps");
+  EXPECT_EQ(tanh_mixer_train_step(model, x.data(), labels.data(), batch, &o, &loss), MIXER_OK);
+  EXPECT_TRUE(std::isfinite(loss) && loss > 0);
+  std::remove(before.c_str());
+  std::remove(after.c_str());
+}
+
+TEST_F(Api, OptimizerStateFiles) {
+  // A checkpoint that claims optimizer state must hold all of it, well-shaped.
+  std::vector<Tensor> tensors = parameters();
+  tensors.push_back({"optimizer.step", "I64", {}});
+  const std::string path = tempPath("state.safetensors"), saved = tempPath("saved.safetensors");
+  ASSERT_EQ(tanh_mixer_save_weights(model, saved.c_str()), MIXER_OK);
+  writeWeights(path, tensors, 5);
+  EXPECT_EQ(tanh_mixer_load_weights(model, path.c_str()), MIXER_ERROR_SHAPE);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("missing tensor 'optimizer.exp_avg.stem.proj.weight'"));
+  for (const Tensor &t : parameters()) {
+    tensors.push_back({"optimizer.exp_avg." + t.name, "F32", t.shape});
+    tensors.push_back({"optimizer.exp_avg_sq." + t.name, "F32", t.shape});
+  }
+  tensors.back().shape = {3}; // exp_avg_sq of head.bias mis-shaped
+  writeWeights(path, tensors, 5);
+  EXPECT_EQ(tanh_mixer_load_weights(model, path.c_str()), MIXER_ERROR_SHAPE);
+  EXPECT_THAT(mixer_last_error(),
+              HasSubstr("tensor 'optimizer.exp_avg_sq.head.bias' has shape [3], expected [5]"));
+  const std::string kept = tempPath("kept.safetensors");
+  ASSERT_EQ(tanh_mixer_save_weights(model, kept.c_str()), MIXER_OK);
+  EXPECT_EQ(readFile(kept), readFile(saved)); // the refused files changed nothing
+  tensors.back().shape = {5};
+  tensors.push_back({"optimizer.momentum_buffer.head.bias", "F32", {5}});
+  writeWeights(path, tensors, 5);
+  EXPECT_EQ(tanh_mixer_load_weights(model, path.c_str()), MIXER_ERROR_SHAPE);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("missing tensor 'optimizer.momentum_buffer.stem"));
+  tensors.pop_back();
+  writeWeights(path, tensors, 5); // complete AdamW state from step 3: accepted as such
+  ASSERT_EQ(tanh_mixer_load_weights(model, path.c_str()), MIXER_OK) << mixer_last_error();
+  std::vector<float> x = images(2);
+  std::vector<int32_t> labels = {0, 3};
+  mixer_train_options o;
+  mixer_train_options_init(&o);
+  o.optimizer = MIXER_OPTIMIZER_SGD;
+  EXPECT_EQ(tanh_mixer_train_step(model, x.data(), labels.data(), 2, &o, nullptr),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("holds AdamW state from 3 steps"));
+  for (const std::string &p : {path, saved, kept})
+    std::remove(p.c_str());
+}
