@@ -234,11 +234,27 @@ BuiltKernel buildPack(const KernelSignature &sig, const Target &target) {
   pinDim(out.output_buffer(), 1, k, panel);
   pinDim(out.output_buffer(), 2, panels, panel * k);
   Var ko("ko"), ki("ki"), task("task");
-  out.split(kk, ko, ki, 64, TailStrategy::GuardWithIf)
-      .reorder(j, ki, ko, p)
-      .fuse(ko, p, task)
-      .parallel(task)
-      .vectorize(j, std::min(lanes, panel), TailStrategy::GuardWithIf);
+  const int vector = std::min(lanes, panel);
+  if (!sig.transposed && panel % vector == 0 && k % vector == 0) {
+    // A transpose: square tiles of vector x vector, read as rows of W (contiguous along k) into
+    // registers and written as panel rows, which Halide turns into shuffles instead of gathers.
+    Var jo("jo"), ji("ji");
+    Func rowsOfW = weight.in();
+    out.split(kk, ko, ki, vector)
+        .split(j, jo, ji, vector)
+        .reorder(ji, ki, jo, ko, p)
+        .fuse(ko, p, task)
+        .parallel(task)
+        .vectorize(ji)
+        .unroll(ki);
+    rowsOfW.compute_at(out, jo).vectorize(rowsOfW.args()[0]).unroll(rowsOfW.args()[1]);
+  } else {
+    out.split(kk, ko, ki, 64, TailStrategy::GuardWithIf)
+        .reorder(j, ki, ko, p)
+        .fuse(ko, p, task)
+        .parallel(task)
+        .vectorize(j, vector, TailStrategy::GuardWithIf);
+  }
   return {Pipeline(out), {weight}};
 }
 
