@@ -235,9 +235,10 @@ BuiltKernel buildPack(const KernelSignature &sig, const Target &target) {
   pinDim(out.output_buffer(), 2, panels, panel * k);
   Var ko("ko"), ki("ki"), task("task");
   const int vector = std::min(lanes, panel);
-  if (!sig.transposed && panel % vector == 0 && k % vector == 0) {
-    // A transpose: square tiles of vector x vector, read as rows of W (contiguous along k) into
-    // registers and written as panel rows, which Halide turns into shuffles instead of gathers.
+  if (!sig.transposed && n % panel == 0 && panel % vector == 0 && k % vector == 0) {
+    // A transpose (when no panel needs zero padding): square tiles of vector x vector, read as
+    // rows of W (contiguous along k) into registers and written as panel rows, which Halide turns
+    // into shuffles instead of gathers.
     Var jo("jo"), ji("ji");
     Func rowsOfW = weight.in();
     out.split(kk, ko, ki, vector)
