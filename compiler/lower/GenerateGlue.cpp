@@ -120,7 +120,8 @@ MIXER_API mixer_status {n}_profile({n}_model *model, const float *images, int64_
                      fmt::arg("train", plan.training ? fmt::format(R"(
 /** One training step on a batch: forward, softmax cross-entropy (mean over the batch), backward,
  * and one optimizer update of every parameter (opts: optimizer, this step's learning rate, ...;
- * NULL = mixer_train_options_init's defaults). BatchNorm-free families only. labels: batch class
+ * NULL = mixer_train_options_init's defaults). BatchNorm uses the batch's statistics and updates its
+ * running statistics, as PyTorch's training mode. labels: batch class
  * indices in [0, {k}). *loss_out (if not NULL) receives the batch's mean loss before the update.
  * The optimizer state (moments and step count) lives in the model and is saved and loaded with
  * the weights as optimizer.* tensors, so a resumed run continues exactly. */
