@@ -3,7 +3,9 @@
 // and 3 x 32 x 32 pixel bytes, channel-planar (https://www.cs.toronto.edu/~kriz/cifar.html).
 #include "driver/Dataset.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
