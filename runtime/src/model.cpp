@@ -22,20 +22,32 @@
 namespace mixer::rt {
 namespace {
 
-/// The largest batch whose every buffer dimension fits Halide's 32-bit extents and whose
-/// activations fit in memory addressable by size_t.
-int64_t max_batch(const ModelDesc &desc) {
-  int64_t limit = int64_t(1) << 24;
-  for (int32_t s = 0; s < desc.num_steps; ++s)
-    for (int32_t a = 0; a < desc.steps[s].num_args; ++a)
-      for (int d = 0; d < desc.steps[s].args[a].rank; ++d) {
-        const DimDesc &dim = desc.steps[s].args[a].dims[d];
+/// Lowers `limit` so that every batch-scaled dimension of `steps` and every activation slot of
+/// `elems_per_image` stays within Halide's 32-bit extents and size_t.
+void limit_batch(const StepDesc *steps, int32_t num_steps, const int64_t *elems_per_image,
+                 int32_t num_activations, int64_t *limit) {
+  for (int32_t s = 0; s < num_steps; ++s)
+    for (int32_t a = 0; a < steps[s].num_args; ++a)
+      for (int d = 0; d < steps[s].args[a].rank; ++d) {
+        const DimDesc &dim = steps[s].args[a].dims[d];
         if (dim.batch_scaled)
-          limit = std::min<int64_t>(limit, INT32_MAX / std::max<int64_t>(dim.extent, 1));
+          *limit = std::min<int64_t>(*limit, INT32_MAX / std::max<int64_t>(dim.extent, 1));
       }
-  for (int32_t i = 0; i < desc.num_activations; ++i)
-    limit = std::min<int64_t>(limit, int64_t(SIZE_MAX / 8) /
-                                         std::max<int64_t>(desc.activation_elems_per_image[i], 1));
+  for (int32_t i = 0; i < num_activations; ++i)
+    *limit = std::min<int64_t>(*limit, int64_t(SIZE_MAX / 8) /
+                                           std::max<int64_t>(elems_per_image[i], 1));
+}
+
+/// The largest batch whose every buffer dimension fits Halide's 32-bit extents and whose
+/// activations fit in memory addressable by size_t: of inference, or of the training step.
+int64_t max_batch(const ModelDesc &desc, bool training) {
+  int64_t limit = int64_t(1) << 24;
+  if (!training)
+    limit_batch(desc.steps, desc.num_steps, desc.activation_elems_per_image,
+                desc.num_activations, &limit);
+  else if (const TrainDesc *train = desc.train)
+    limit_batch(train->steps, train->num_steps, train->activation_elems_per_image,
+                train->num_activations, &limit);
   return limit;
 }
 
@@ -43,12 +55,32 @@ const char *dtype_name(const ParamDesc &param) {
   return param.element == ElementType::I64 ? "I64" : "F32";
 }
 
+/// A weight [rows][cols...] and its packed panels: n columns (rows, or cols when transposed) in
+/// `panels` panels, each k deep.
+struct PanelShape {
+  int64_t rows, cols, n, k, panels;
+  PanelShape(const PackDesc &pack, const ParamDesc &param)
+      : rows(param.shape[0]), cols(element_count(param) / std::max<int64_t>(param.shape[0], 1)),
+        n(pack.transposed ? cols : rows), k(pack.transposed ? rows : cols),
+        panels((n + pack.panel - 1) / pack.panel) {}
+};
+
 int64_t packed_count(const PackDesc &pack, const ParamDesc &param) {
-  int64_t rows = param.shape[0], per_row = element_count(param) / std::max<int64_t>(rows, 1);
-  if (pack.transposed)
-    std::swap(rows, per_row);
-  return (rows + pack.panel - 1) / pack.panel * pack.panel * per_row;
+  PanelShape shape(pack, param);
+  return shape.panels * pack.panel * shape.k;
 }
+
+/// `host` as a Halide buffer of `rank` dimensions (`dims` stays the caller's).
+halide_buffer_t describe(void *host, halide_type_t type, halide_dimension_t *dims, int rank) {
+  halide_buffer_t buffer{};
+  buffer.host = static_cast<uint8_t *>(host);
+  buffer.type = type;
+  buffer.dimensions = rank;
+  buffer.dim = dims;
+  return buffer;
+}
+
+const halide_type_t kFloat32(halide_type_float, 32, 1);
 
 /// Parameters start on 64-byte boundaries in the arena.
 int64_t aligned(int64_t floats) { return (floats + 15) & ~int64_t(15); }
@@ -56,6 +88,16 @@ int64_t aligned(int64_t floats) { return (floats + 15) & ~int64_t(15); }
 // Halide reports failures through this handler; the message becomes the step's error.
 thread_local std::string halide_message;
 void capture_halide_error(void *, const char *message) { halide_message = message; }
+
+/// Calls kernel `kernel` with `argv`; a failure names the kernel and what it was computing.
+mixer_status call_kernel(const ModelDesc &desc, int32_t kernel, void **argv, const char *what) {
+  halide_message.clear();
+  int result = desc.kernels[kernel].fn(argv);
+  if (result != 0)
+    return fail(MIXER_ERROR_INTERNAL, "%s: kernel %s (%s) failed with %d: %s", desc.name,
+                desc.kernels[kernel].name, what, result, halide_message.c_str());
+  return MIXER_OK;
+}
 
 } // namespace
 
@@ -92,30 +134,23 @@ int64_t Model::images_per_chunk(int64_t batch) const {
   return chunk > 0 ? std::min(chunk, batch) : batch;
 }
 
-void Model::repack() {
+mixer_status Model::repack() {
   for (int32_t i = 0; i < desc->num_packs; ++i) {
     const PackDesc &pack = desc->packs[i];
-    const ParamDesc &param = desc->params[pack.param];
-    const int64_t rows = param.shape[0], cols = element_count(param) / std::max<int64_t>(rows, 1);
-    const int64_t n = pack.transposed ? cols : rows, k = pack.transposed ? rows : cols;
-    halide_dimension_t in[2] = {{0, int32_t(cols), 1, 0}, {0, int32_t(rows), int32_t(cols), 0}};
+    const PanelShape s(pack, desc->params[pack.param]);
+    halide_dimension_t in[2] = {{0, int32_t(s.cols), 1, 0},
+                                {0, int32_t(s.rows), int32_t(s.cols), 0}};
     halide_dimension_t out[3] = {{0, pack.panel, 1, 0},
-                                 {0, int32_t(k), pack.panel, 0},
-                                 {0, int32_t((n + pack.panel - 1) / pack.panel),
-                                  int32_t(k * pack.panel), 0}};
-    halide_buffer_t buffers[2] = {};
-    buffers[0].host = reinterpret_cast<uint8_t *>(params[size_t(pack.param)]);
-    buffers[0].dim = in;
-    buffers[0].dimensions = 2;
-    buffers[1].host = reinterpret_cast<uint8_t *>(packed[size_t(i)].get());
-    buffers[1].dim = out;
-    buffers[1].dimensions = 3;
-    for (halide_buffer_t &b : buffers)
-      b.type = halide_type_t(halide_type_float, 32, 1);
+                                 {0, int32_t(s.k), pack.panel, 0},
+                                 {0, int32_t(s.panels), int32_t(s.k * pack.panel), 0}};
+    halide_buffer_t buffers[2] = {describe(params[size_t(pack.param)], kFloat32, in, 2),
+                                  describe(packed[size_t(i)].get(), kFloat32, out, 3)};
     void *argv[2] = {&buffers[0], &buffers[1]};
-    // Shapes are fixed by the table, so the kernel cannot fail on them.
-    desc->kernels[pack.kernel].fn(argv);
+    if (mixer_status status =
+            call_kernel(*desc, pack.kernel, argv, desc->params[pack.param].name))
+      return status;
   }
+  return MIXER_OK;
 }
 
 void Model::reset_optimizer_state() {
@@ -149,7 +184,8 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
   if (!model)
     return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: out of memory", desc->name);
   model->desc = desc;
-  model->batch_limit = max_batch(*desc);
+  model->batch_limit = max_batch(*desc, false);
+  model->train_batch_limit = max_batch(*desc, true);
   // Arena layout: trainable parameters first (the optimizer's contiguous range), then the rest.
   model->offsets.assign(size_t(desc->num_params), 0);
   int64_t cursor = 0;
@@ -186,10 +222,11 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
       return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: no memory for the optimizer state",
                   desc->name);
   }
-  model->repack();
   halide_set_error_handler(capture_halide_error);
   if (opts->num_threads > 0)
     halide_set_num_threads(opts->num_threads);
+  if (mixer_status status = model->repack())
+    return status;
   *out = model.release();
   return MIXER_OK;
 }
@@ -305,7 +342,8 @@ mixer_status load_weights(Model *model, const char *path) {
   }
   for (int32_t i = 0; i < desc.num_params; ++i)
     std::memcpy(model->params[size_t(i)], sources[size_t(i)]->data, sources[size_t(i)]->bytes);
-  model->repack();
+  if (mixer_status status = model->repack())
+    return status;
   if (desc.train) {
     model->reset_optimizer_state();
     for (const auto &[t, target] : state)
@@ -423,7 +461,7 @@ mixer_status run_steps(Model *model, const StepDesc *steps, int32_t num_steps, c
     for (int32_t a = 0; a < step.num_args; ++a) {
       const ArgDesc &arg = step.args[a];
       void *host = nullptr;
-      halide_type_t type(halide_type_float, 32, 1);
+      halide_type_t type = kFloat32;
       switch (arg.kind) {
       case SlotKind::Param: host = model->params[size_t(arg.index)]; break;
       case SlotKind::Packed: host = model->packed[size_t(arg.index)].get(); break;
@@ -442,24 +480,18 @@ mixer_status run_steps(Model *model, const StepDesc *steps, int32_t num_steps, c
         dims[a][d] = {0, int32_t(dim.batch_scaled ? dim.extent * batch : dim.extent),
                       int32_t(dim.stride), 0};
       }
-      buffers[a] = halide_buffer_t{};
-      buffers[a].host = reinterpret_cast<uint8_t *>(host);
-      buffers[a].type = type;
-      buffers[a].dimensions = arg.rank;
-      buffers[a].dim = dims[a];
+      buffers[a] = describe(host, type, dims[a], arg.rank);
       argv[a] = &buffers[a];
     }
-    halide_message.clear();
     std::chrono::steady_clock::time_point start;
     if (seconds) // plain inference reads no clock
       start = std::chrono::steady_clock::now();
-    int result = desc.kernels[step.kernel].fn(argv);
+    mixer_status status = call_kernel(desc, step.kernel, argv, step.label);
     if (seconds)
       seconds[s] =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (result != 0)
-      return fail(MIXER_ERROR_INTERNAL, "%s: kernel %s (%s) failed with %d: %s", desc.name,
-                  desc.kernels[step.kernel].name, step.label, result, halide_message.c_str());
+    if (status != MIXER_OK)
+      return status;
   }
   return MIXER_OK;
 }
@@ -467,25 +499,15 @@ mixer_status run_steps(Model *model, const StepDesc *steps, int32_t num_steps, c
 /// Calls a kernel on flat buffers (the optimizers): argv is `buffers` in order.
 mixer_status run_flat_kernel(Model *model, int32_t kernel, const std::vector<void *> &hosts,
                              const std::vector<int64_t> &extents) {
-  const ModelDesc &desc = *model->desc;
   std::vector<halide_buffer_t> buffers(hosts.size());
   std::vector<halide_dimension_t> dims(hosts.size());
   std::vector<void *> argv(hosts.size());
   for (size_t a = 0; a < hosts.size(); ++a) {
     dims[a] = {0, int32_t(extents[a]), 1, 0};
-    buffers[a] = halide_buffer_t{};
-    buffers[a].host = static_cast<uint8_t *>(hosts[a]);
-    buffers[a].type = halide_type_t(halide_type_float, 32, 1);
-    buffers[a].dimensions = 1;
-    buffers[a].dim = &dims[a];
+    buffers[a] = describe(hosts[a], kFloat32, &dims[a], 1);
     argv[a] = &buffers[a];
   }
-  halide_message.clear();
-  int result = desc.kernels[kernel].fn(argv.data());
-  if (result != 0)
-    return fail(MIXER_ERROR_INTERNAL, "%s: kernel %s failed with %d: %s", desc.name,
-                desc.kernels[kernel].name, result, halide_message.c_str());
-  return MIXER_OK;
+  return call_kernel(*model->desc, kernel, argv.data(), "the parameter update");
 }
 
 mixer_status infer(Model *model, const float *images, int64_t batch, float *logits) {

@@ -51,7 +51,8 @@ struct Model {
   int64_t trainable_floats = 0;    ///< [0, trainable_floats) of arena: what the optimizer updates
   std::vector<FloatArray> packed;
   ActivationArena activations, train_activations;
-  int64_t batch_limit = 0;
+  int64_t batch_limit = 0;       ///< of inference: every batch-scaled extent fits 32 bits
+  int64_t train_batch_limit = 0; ///< the same for the training step
 
   // Training state (libraries compiled with training = true).
   FloatArray grads;            ///< trainable_floats, laid out as arena
@@ -61,7 +62,8 @@ struct Model {
   mixer_optimizer optimizer = MIXER_OPTIMIZER_ADAMW; ///< whose state moment1/2 hold
 
   int64_t images_per_chunk(int64_t batch) const;
-  void repack();
+  /// Rebuilds the packed weight panels from the parameters (the generated packing kernels).
+  mixer_status repack();
   void reset_optimizer_state();
 };
 

@@ -357,6 +357,19 @@ TEST_F(Api, TrainStepArgumentsAndOptions) {
   EXPECT_THAT(mixer_last_error(), HasSubstr("labels is NULL"));
   EXPECT_EQ(tanh_mixer_train_step(model, x.data(), labels.data(), 0, &o, &loss),
             MIXER_ERROR_INVALID_ARGUMENT);
+  // The training step's flat views (a whole activation per image) reach Halide's 32-bit extents
+  // at a smaller batch than inference's views: its limit is its own, and smaller.
+  auto limitIn = [](const std::string &message) {
+    return std::stoll(message.substr(message.rfind("..") + 2));
+  };
+  const int64_t huge = int64_t(1) << 40;
+  ASSERT_EQ(tanh_mixer_train_step(model, x.data(), labels.data(), huge, &o, &loss),
+            MIXER_ERROR_INVALID_ARGUMENT);
+  const int64_t trainLimit = limitIn(mixer_last_error());
+  std::vector<float> logits(kClasses);
+  ASSERT_EQ(tanh_mixer_infer(model, x.data(), huge, logits.data()), MIXER_ERROR_INVALID_ARGUMENT);
+  EXPECT_LT(trainLimit, limitIn(mixer_last_error()));
+  EXPECT_LE(trainLimit, int64_t(INT32_MAX) / (15 * 36)); // the channel MLP's hidden activation
   labels[1] = 5;
   expectRefused(MIXER_ERROR_INVALID_ARGUMENT, "labels[1] is 5 (must be in [0, 5))");
   labels[1] = -1;
