@@ -90,7 +90,8 @@ int printProfile(const ProfileCall &profile, int threads, double seconds,
     it->second.bytes += s.bytes;
     all += s.seconds;
   }
-  const double probe = bandwidthProbe(threads > 0 ? threads : int(std::thread::hardware_concurrency()));
+  const double probe =
+      bandwidthProbe(threads > 0 ? threads : int(std::thread::hardware_concurrency()));
   fmt::print("bandwidth_probe_gbps={:.1f}\n", probe);
   for (const auto &[kernel, t] : kernels) {
     double gbps = t.bytes / t.seconds * 1e-9;
@@ -111,22 +112,15 @@ int runBench(const BenchOptions &o) {
     fmt::print(stderr, "mixerc bench: {}\n", error);
     return 2;
   }
-  auto info = lib.info;
-  auto create = lib.create;
-  auto destroy = lib.destroy;
-  auto load = lib.load;
-  auto infer = lib.infer;
-  auto lastError = lib.lastError;
-  auto profile = lib.profile;
-  const mixer_model_info &model = *info();
+  const mixer_model_info &model = *lib.info();
   mixer_options options;
   mixer_options_init(&options);
   options.num_threads = o.threads;
   void *m = nullptr;
-  if (create(&options, &m) != MIXER_OK ||
-      (!o.weights.empty() && load(m, o.weights.c_str()) != MIXER_OK)) {
-    fmt::print(stderr, "mixerc bench: {}\n", lastError());
-    destroy(m);
+  if (lib.create(&options, &m) != MIXER_OK ||
+      (!o.weights.empty() && lib.load(m, o.weights.c_str()) != MIXER_OK)) {
+    fmt::print(stderr, "mixerc bench: {}\n", lib.lastError());
+    lib.destroy(m);
     return 1;
   }
   std::vector<float> images(size_t(o.batch * model.channels * model.height * model.width));
@@ -146,12 +140,12 @@ int runBench(const BenchOptions &o) {
   train.learning_rate = 0.0f;
   if (o.train && !lib.trainStep) {
     fmt::print(stderr, "mixerc bench: {} was compiled without training = true\n", o.library);
-    destroy(m);
+    lib.destroy(m);
     return 2;
   }
   auto run = [&]() {
     return o.train ? lib.trainStep(m, images.data(), labels.data(), o.batch, &train, nullptr)
-                   : infer(m, images.data(), o.batch, logits.data());
+                   : lib.infer(m, images.data(), o.batch, logits.data());
   };
   using Clock = std::chrono::steady_clock;
   std::vector<double> times;
@@ -162,8 +156,8 @@ int runBench(const BenchOptions &o) {
          std::chrono::duration<double>(Clock::now() - start).count() < o.seconds) {
     auto t0 = Clock::now();
     if (run() != MIXER_OK) {
-      fmt::print(stderr, "mixerc bench: {}\n", lastError());
-      destroy(m);
+      fmt::print(stderr, "mixerc bench: {}\n", lib.lastError());
+      lib.destroy(m);
       return 1;
     }
     times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
@@ -180,10 +174,10 @@ int runBench(const BenchOptions &o) {
   ProfileCall call = [&](mixer_step_profile *steps, int32_t capacity, int32_t *count) {
     return o.train ? lib.trainProfile(m, images.data(), labels.data(), o.batch, &train, nullptr,
                                       steps, capacity, count)
-                   : profile(m, images.data(), o.batch, logits.data(), steps, capacity, count);
+                   : lib.profile(m, images.data(), o.batch, logits.data(), steps, capacity, count);
   };
-  int status = o.profile ? printProfile(call, o.threads, o.seconds, lastError) : 0;
-  destroy(m);
+  int status = o.profile ? printProfile(call, o.threads, o.seconds, lib.lastError) : 0;
+  lib.destroy(m);
   return status;
 }
 

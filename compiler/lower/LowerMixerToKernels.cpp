@@ -7,6 +7,7 @@
 #include <map>
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include "mixer/MixerOps.h"
@@ -61,8 +62,10 @@ public:
     for (Operation &op : body) {
       if (auto flatten = dyn_cast<mixer::FlattenOp>(op))
         views_[flatten.getResult()] = storage(flatten.getInput());
-      if (auto store = dyn_cast<mixer::StoreGradOp>(op))
+      if (auto store = dyn_cast<mixer::StoreGradOp>(op)) {
         gradOf_[store.getGrad()] = store.getParam();
+        trained_.insert(store.getParam());
+      }
       for (Value operand : op.getOperands())
         lastUse_[storage(operand)] = position;
       ++position;
@@ -131,7 +134,7 @@ private:
     auto known = paramsByName_.find(op.getName().str());
     if (known != paramsByName_.end()) {
       params_[op.getResult()] = known->second;
-      if (training_ && gradOfParam(op.getResult()))
+      if (trained_.contains(op.getResult()))
         plan_->params[size_t(known->second)].trainable = true;
       return success();
     }
@@ -147,17 +150,9 @@ private:
       param.fan_in = int64_t(*op.getFanIn());
     params_[op.getResult()] = int(plan_->params.size());
     paramsByName_[param.name] = int(plan_->params.size());
-    param.trainable = training_ && gradOfParam(op.getResult());
+    param.trainable = trained_.contains(op.getResult());
     plan_->params.push_back(std::move(param));
     return success();
-  }
-
-  /// Whether the training function stores a gradient for this parameter.
-  bool gradOfParam(Value param) {
-    for (auto &[grad, p] : gradOf_)
-      if (p == param)
-        return true;
-    return false;
   }
 
   int paramIndex(Value v) { return params_.lookup(v); }
@@ -669,6 +664,7 @@ private:
   std::vector<PlanStep> *steps_;
   Value input_, returned_, labels_;
   llvm::DenseMap<Value, Value> gradOf_; ///< stored gradient -> its parameter
+  llvm::DenseSet<Value> trained_;       ///< parameters with a stored gradient
   std::map<std::string, int> paramsByName_;
   llvm::DenseMap<Value, int> lastUse_, params_, activations_;
   llvm::DenseMap<Value, Value> views_; ///< flatten results -> the value they view
