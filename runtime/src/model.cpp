@@ -328,11 +328,12 @@ mixer_status load_weights(Model *model, const char *path) {
       }
   }
   for (const TensorView &t : file.tensors) {
+    // An inference-only library ignores optimizer state; a training library takes exactly the
+    // state its step count announces (moments without a step are refused, not dropped).
     bool known = starts_with(t.name, kOptimizerPrefix) &&
-                 (!desc.train || !step ||
+                 (!desc.train || t.name == kStepName ||
                   std::any_of(state.begin(), state.end(),
-                              [&](const auto &e) { return e.first == &t; }) ||
-                  t.name == kStepName);
+                              [&](const auto &e) { return e.first == &t; }));
     for (int32_t i = 0; !known && i < desc.num_params; ++i)
       known = t.name == desc.params[i].name;
     if (!known)

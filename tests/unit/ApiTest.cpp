@@ -411,11 +411,17 @@ TEST_F(Api, TrainStepArgumentsAndOptions) {
 }
 
 TEST_F(Api, OptimizerStateFiles) {
-  // A checkpoint that claims optimizer state must hold all of it, well-shaped.
+  // Moments without a step count are refused, not dropped.
   std::vector<Tensor> tensors = parameters();
-  tensors.push_back({"optimizer.step", "I64", {}});
   const std::string path = tempPath("state.safetensors"), saved = tempPath("saved.safetensors");
   ASSERT_EQ(tanh_mixer_save_weights(model, saved.c_str()), MIXER_OK);
+  tensors.push_back({"optimizer.exp_avg.head.bias", "F32", {5}});
+  writeWeights(path, tensors, 5);
+  EXPECT_EQ(tanh_mixer_load_weights(model, path.c_str()), MIXER_ERROR_SHAPE);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("unexpected tensor 'optimizer.exp_avg.head.bias'"));
+  tensors.pop_back();
+  // A checkpoint that claims optimizer state must hold all of it, well-shaped.
+  tensors.push_back({"optimizer.step", "I64", {}});
   writeWeights(path, tensors, 5);
   EXPECT_EQ(tanh_mixer_load_weights(model, path.c_str()), MIXER_ERROR_SHAPE);
   EXPECT_THAT(mixer_last_error(), HasSubstr("missing tensor 'optimizer.exp_avg.stem.proj.weight'"));
