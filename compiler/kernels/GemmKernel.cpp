@@ -102,6 +102,12 @@ private:
       arguments_.push_back(residual);
       value = value + residual(vars);
     }
+    if (sig_.scale) {
+      ImageParam scale(Float(32), batched() ? 3 : 2, "scale");
+      pinOutputLike(scale);
+      arguments_.push_back(scale);
+      value = value * scale(vars);
+    }
     out_(vars) = value;
     pinOutputLike(out_.output_buffer());
   }

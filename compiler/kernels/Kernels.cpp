@@ -31,14 +31,21 @@ Halide::ImageParam cubeParam(const char *name, int64_t channels, int64_t tokens)
 }
 
 void scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes) {
-  using Halide::TailStrategy;
-  Halide::Var co("co"), ci("ci");
+  using namespace Halide;
+  // Rows are summed in blocks of kRowsPerBlock, one task per block, into partial(c, block), then
+  // the blocks are added up: each task streams whole contiguous rows. (Parallel over blocks of
+  // columns instead, every task read a few lines of each row, 20 GB/s against a 46 GB/s probe.)
+  constexpr int kRowsPerBlock = 64;
+  RVar ro("ro"), ri("ri");
+  Var block("block");
+  Func partial = f.update().split(r.x, ro, ri, kRowsPerBlock).rfactor(ro, block);
   f.vectorize(c, lanes, TailStrategy::GuardWithIf);
-  f.update()
-      .split(c, co, ci, 4 * lanes, TailStrategy::GuardWithIf)
-      .reorder(ci, r, co)
-      .vectorize(ci, lanes, TailStrategy::GuardWithIf)
-      .parallel(co);
+  f.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
+  partial.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf).parallel(block);
+  partial.update()
+      .reorder(c, ri, block)
+      .vectorize(c, lanes, TailStrategy::GuardWithIf)
+      .parallel(block);
 }
 
 VectorMachine vectorMachine(const Halide::Target &target) {

@@ -44,8 +44,8 @@ Halide::ImageParam vectorParam(const char *name, int64_t extent);
 /// (channels, tokens, batch).
 Halide::ImageParam cubeParam(const char *name, int64_t channels, int64_t tokens);
 
-/// A column sum f(c) += g(c, r) over rows r: vectorised along c, parallel over blocks of 4
-/// vectors of columns (the caller decides where f is computed).
+/// A column sum f(c) += g(c, r) over rows r: partial sums over blocks of rows in parallel, then
+/// their sum; vectorised along c (the caller decides where f is computed).
 void scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes);
 
 } // namespace mixerc

@@ -102,24 +102,35 @@ BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &ta
   return {Pipeline({gammaGrad, betaGrad}), {input, grad}};
 }
 
-/// Elementwise over flat buffers: gelu(x), gelu_grad(x, dy) and add(a, b).
+/// Elementwise over flat buffers: act(x); act(x) and act'(x); dy * act'(x); a + b; a * b.
 BuiltKernel buildElementwise(const KernelSignature &sig, const Target &target) {
   const int lanes = target.natural_vector_size<float>();
   Var i("i");
   Func out("out");
-  std::vector<Argument> arguments;
   ImageParam a = flatParam("a");
-  if (sig.op == KernelOp::Activation) {
-    out(i) = activationValue(sig.activation, a(i));
-    arguments = {a};
-  } else {
-    ImageParam b = flatParam("b");
-    out(i) = sig.op == KernelOp::Add ? a(i) + b(i) : b(i) * activationDerivative(sig.activation, a(i));
-    arguments = {a, b};
+  if (sig.op == KernelOp::Activation || sig.op == KernelOp::ActivationTrain) {
+    if (sig.op == KernelOp::Activation) {
+      out(i) = activationValue(sig.activation, a(i));
+    } else { // one Tuple: the value and the derivative share their erf or tanh
+      out(i) = Tuple(activationValue(sig.activation, a(i)),
+                     activationDerivative(sig.activation, a(i)));
+    }
+    pinDim(out.output_buffers()[0], 0, 0, 1);
+    if (out.outputs() > 1) // the others share the first one's min and extent
+      out.output_buffers()[1].dim(0).set_stride(1);
+    scheduleFlat(out, i, lanes);
+    return {Pipeline(out), {a}};
   }
+  ImageParam b = flatParam("b");
+  if (sig.op == KernelOp::Add)
+    out(i) = a(i) + b(i);
+  else if (sig.op == KernelOp::Mul)
+    out(i) = a(i) * b(i);
+  else
+    out(i) = b(i) * activationDerivative(sig.activation, a(i));
   pinDim(out.output_buffer(), 0, 0, 1);
   scheduleFlat(out, i, lanes);
-  return {Pipeline(out), arguments};
+  return {Pipeline(out), {a, b}};
 }
 
 BuiltKernel buildPoolGrad(const KernelSignature &sig, const Target &target) {

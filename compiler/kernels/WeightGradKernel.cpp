@@ -24,6 +24,10 @@ constexpr int kRowSplits = 4;
 /// Results up to this size take the row-split schedule (measured on Zen 4: 512 x 128 at batch 128
 /// 162 GFLOP/s split against 143 in output blocks; S/16's 2048 x 512 at batch 8 130 split
 /// against 189 in output blocks).
+/// Tried on Zen 4 and not kept: copying each chunk of X and D into dense buffers first (rows 2 or
+/// 8 KiB apart map onto few cache sets), tile-major or as is: S/16's blocks fell from ~160 to
+/// 112-150 GFLOP/s, the copies costing more than the conflicts; chunks of 32, 128 or 256 rows,
+/// 2 x 12 or 3 x 8 tiles and 2 or 8 row splits were all slower on the Fashion-MNIST shapes.
 constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 
 BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &target) {

@@ -17,9 +17,9 @@ const char *activationName(Activation a) {
 
 /// "relu+bn1e-05+residual": the epilogue part of a key.
 std::string epilogueName(const KernelSignature &s) {
-  return fmt::format("{}{}{}", activationName(s.activation),
+  return fmt::format("{}{}{}{}", activationName(s.activation),
                      s.norm ? fmt::format("+bn{:g}", s.norm_epsilon) : std::string(),
-                     s.residual ? "+residual" : "");
+                     s.residual ? "+residual" : "", s.scale ? "+scale" : "");
 }
 } // namespace
 
@@ -39,8 +39,10 @@ std::string KernelSignature::opName() const {
   case KernelOp::LayerNormGrad: return "layer_norm_grad";
   case KernelOp::LayerNormParamGrad: return "layer_norm_param_grad";
   case KernelOp::Activation: return "activation";
+  case KernelOp::ActivationTrain: return "activation_train";
   case KernelOp::ActivationGrad: return "activation_grad";
   case KernelOp::Add: return "add";
+  case KernelOp::Mul: return "mul";
   case KernelOp::GlobalAvgPoolGrad: return "global_avg_pool_grad";
   case KernelOp::SoftmaxCrossEntropy: return "softmax_cross_entropy";
   case KernelOp::BatchNormTrain: return "batch_norm_train";
@@ -82,9 +84,11 @@ std::string KernelSignature::key() const {
   case KernelOp::LayerNormParamGrad:
     return fmt::format("{}/c{}/eps{:g}{}/f32", opName(), n, epsilon, residual ? "/residual" : "");
   case KernelOp::Activation:
+  case KernelOp::ActivationTrain:
   case KernelOp::ActivationGrad:
     return fmt::format("{}/{}/f32", opName(), activationName(activation));
   case KernelOp::Add:
+  case KernelOp::Mul:
   case KernelOp::AdamW:
   case KernelOp::SgdMomentum:
     return fmt::format("{}/f32", opName());

@@ -24,9 +24,11 @@ enum class KernelOp {
   BiasGradTokens,     ///< db[m] = sum_{b,c} dy[b][m][c]
   LayerNormGrad,
   LayerNormParamGrad,
-  Activation,     ///< a standalone activation (training keeps its input for the backward pass)
-  ActivationGrad, ///< dy * act'(x)
+  Activation,      ///< a standalone activation
+  ActivationTrain, ///< act(x) and act'(x) (two outputs), the backward pass's saved derivative
+  ActivationGrad,  ///< dy * act'(x)
   Add,
+  Mul,
   GlobalAvgPoolGrad,
   SoftmaxCrossEntropy,
   BatchNormTrain, ///< batch statistics, normalised output, running statistics updated in place
@@ -59,6 +61,9 @@ struct KernelSignature {
   bool norm = false; ///< inference BatchNorm over the output channels (the innermost dimension)
   double norm_epsilon = 0;
   bool residual = false;
+  /// Backward GEMMs (DenseChannels, DenseTokens without bias): the result times a tensor shaped
+  /// as the output, an activation's saved derivative.
+  bool scale = false;
   double epsilon = 0;  ///< LayerNorm, BatchNormTrain, BatchNormGrad
   double momentum = 0; ///< BatchNormTrain's running statistics
   /// PatchEmbed: the image; DepthwiseConv: n is the channels, the grid image_height x image_width.

@@ -105,7 +105,8 @@ public:
               .Case<mixer::BatchNormGradOp>([&](auto p) { return lowerBatchNormGrad(p); })
               .Case<mixer::DepthwiseConv2dGradInputOp>([&](auto p) { return lowerDepthwiseGrad(p); })
               .Case<mixer::DepthwiseConv2dGradWeightOp>([&](auto p) { return lowerDepthwiseGrad(p); })
-              .Case<mixer::GeluGradOp>([&](auto p) { return lowerGeluGrad(p); })
+              .Case<mixer::GeluTrainOp>([&](auto p) { return lowerGeluTrain(p); })
+              .Case<mixer::MulOp>([&](auto p) { return lowerMul(p); })
               .Case<mixer::AddOp>([&](auto p) { return lowerAdd(p); })
               .Case<mixer::GlobalAvgPoolGradOp>([&](auto p) { return lowerPoolGrad(p); })
               .Case<mixer::StoreGradOp>([&](auto) { return success(); }) // its producer wrote it
@@ -417,6 +418,7 @@ private:
     int64_t rank = int64_t(grad.size()), dim = op.getDim();
     KernelSignature sig;
     sig.bias = false;
+    sig.scale = bool(op.getScale());
     allocate(op.getResult());
     std::vector<KernelArg> args;
     if (dim == rank - 1) {
@@ -425,8 +427,10 @@ private:
       sig.k = weight[0];
       sig.rows_per_image = product(grad.drop_front().drop_back());
       sig.panel = gemmPanelWidth(sig.n, machine_);
-      args = {rows(op.getGrad()), packed(op.getWeight(), sig.panel, /*transposed=*/true),
-              rows(op.getResult())};
+      args = {rows(op.getGrad()), packed(op.getWeight(), sig.panel, /*transposed=*/true)};
+      if (op.getScale())
+        args.push_back(rows(op.getScale()));
+      args.push_back(rows(op.getResult()));
     } else if (dim == 1 && rank == 3) {
       // W [M][K] packed in one panel of M columns is W^T, row-major [K][M]: the token kernel's
       // weight for out[k] = sum_m W[m][k] dy[m].
@@ -436,7 +440,10 @@ private:
       sig.k = weight[0];
       KernelArg transposed = packed(op.getWeight(), weight[0]);
       transposed.dims = {{weight[0], 1, false}, {weight[1], weight[0], false}};
-      args = {transposed, cube(op.getGrad()), cube(op.getResult())};
+      args = {transposed, cube(op.getGrad())};
+      if (op.getScale())
+        args.push_back(cube(op.getScale()));
+      args.push_back(cube(op.getResult()));
     } else {
       return op.emitOpError() << "along dim " << dim << " of a rank-" << rank
                               << " tensor has no kernel";
@@ -541,12 +548,21 @@ private:
     return addStep(op, sig, {flat(op.getInput()), flat(op.getResult())});
   }
 
-  LogicalResult lowerGeluGrad(mixer::GeluGradOp op) {
+  LogicalResult lowerGeluTrain(mixer::GeluTrainOp op) {
     KernelSignature sig;
-    sig.op = KernelOp::ActivationGrad;
+    sig.op = KernelOp::ActivationTrain;
     sig.activation = geluForm(op.getApproximation());
     allocate(op.getResult());
-    return addStep(op, sig, {flat(op.getInput()), flat(op.getGrad()), flat(op.getResult())});
+    allocate(op.getDerivative());
+    return addStep(op, sig,
+                   {flat(op.getInput()), flat(op.getResult()), flat(op.getDerivative())});
+  }
+
+  LogicalResult lowerMul(mixer::MulOp op) {
+    KernelSignature sig;
+    sig.op = KernelOp::Mul;
+    allocate(op.getResult());
+    return addStep(op, sig, {flat(op.getLhs()), flat(op.getRhs()), flat(op.getResult())});
   }
 
   LogicalResult lowerRelu(mixer::ReluOp op) {

@@ -37,7 +37,10 @@ int64_t gemmPanelWidth(int64_t n, const VectorMachine &machine) {
 // 1000-class head at batch 64 from 4.9 to 1.6 ms there, though they measured slower on Zen 3.
 // Training, same host: folding the GELU gradient into the backward GEMM's epilogue (x gelu'(a),
 // erf and exp per element) took the Fashion-MNIST Mixer's dx GEMMs from ~200 to 125 GFLOP/s
-// (K = 128) and 87 (tokens), more than the separate gelu_grad pass it saved; not kept.
+// (K = 128) and 87 (tokens), more than the separate gelu_grad pass it saved; not kept. Kept
+// instead: the forward pass saves gelu'(a) (mixer.gelu_train) and the epilogue multiplies by it
+// (one load per element): S/16's dx GEMMs stay at 212-225 GFLOP/s, the Fashion-MNIST K = 128 one
+// falls from ~190 to ~165, and the GELU passes of a step fall from 13.5 to 8 ms there.
 GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorMachine &machine) {
   GemmSchedule s;
   s.panel = int(signature.panel ? signature.panel : gemmPanelWidth(signature.n, machine));

@@ -2,7 +2,8 @@
 // produces their input (any EpilogueOpInterface op: dense, patch_embed, depthwise_conv2d). The
 // epilogue order is fixed, residual + norm(act(linear)), so each pattern only fires when the parts
 // after it are still empty: folding never reorders the computation. In a training function it also
-// folds the residual gradient sums into the layer-norm gradients.
+// folds the residual gradient sums into the layer-norm gradients and the activations' backward
+// multiplies into the transposed GEMMs that produce their gradient.
 #include "mixer/MixerOps.h"
 #include "mixer/MixerPasses.h"
 
@@ -121,11 +122,31 @@ struct FuseGradSum : OpRewritePattern<mixer::AddOp> {
   }
 };
 
+/// mul(dense_grad_input(...), d) or mul(d, dense_grad_input(...)) -> dense_grad_input(...) scale d:
+/// an activation's backward multiply runs in the transposed GEMM's epilogue.
+struct FuseGradScale : OpRewritePattern<mixer::MulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(mixer::MulOp mul, PatternRewriter &rewriter) const override {
+    for (auto [mine, other] : {std::pair{mul.getLhs(), mul.getRhs()},
+                               std::pair{mul.getRhs(), mul.getLhs()}}) {
+      auto producer = mine.getDefiningOp<mixer::DenseGradInputOp>();
+      if (!producer || !producer->hasOneUse() || producer.getScale() ||
+          producer.getType() != other.getType())
+        continue;
+      rewriter.modifyOpInPlace(producer, [&] { producer.getScaleMutable().assign(other); });
+      rewriter.moveOpBefore(producer, mul);
+      rewriter.replaceOp(mul, producer.getResult());
+      return success();
+    }
+    return rewriter.notifyMatchFailure(mul, "no operand is a single-use dense_grad_input");
+  }
+};
+
 struct FuseElementwisePass : mixer::impl::MixerFuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseActivation<mixer::GeluOp>, FuseActivation<mixer::ReluOp>, FuseBatchNorm,
-                 FuseResidual, FuseGradSum>(&getContext());
+                 FuseResidual, FuseGradSum, FuseGradScale>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

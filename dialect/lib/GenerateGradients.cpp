@@ -50,6 +50,16 @@ public:
       norm.getResult().replaceAllUsesWith(train.getResult());
       norm.erase();
     }
+    // Every GELU also returns its derivative, which the backward pass multiplies by.
+    SmallVector<mixer::GeluOp> gelus(body.getOps<mixer::GeluOp>());
+    for (mixer::GeluOp gelu : gelus) {
+      builder_.setInsertionPoint(gelu);
+      auto train = builder_.create<mixer::GeluTrainOp>(
+          gelu.getLoc(), TypeRange{gelu.getType(), gelu.getType()}, gelu.getInput(),
+          gelu.getApproximationAttr());
+      gelu.getResult().replaceAllUsesWith(train.getResult());
+      gelu.erase();
+    }
 
     // Forward: which values depend on a parameter (only those need gradients).
     SmallVector<Operation *> forward;
@@ -127,8 +137,8 @@ private:
           Value x = dense.getInput(), w = dense.getWeight();
           if (needsGrad_.contains(x))
             accumulate(x,
-                       builder_.create<mixer::DenseGradInputOp>(loc, x.getType(), dy, w,
-                                                                builder_.getI64IntegerAttr(dim)),
+                       builder_.create<mixer::DenseGradInputOp>(
+                           loc, x.getType(), dy, w, builder_.getI64IntegerAttr(dim), Value()),
                        loc);
           accumulate(w,
                      builder_.create<mixer::DenseGradWeightOp>(loc, w.getType(), x, dy,
@@ -165,11 +175,9 @@ private:
           accumulate(norm.getBeta(), params.getBetaGrad(), loc);
           return success();
         })
-        .Case<mixer::GeluOp>([&](mixer::GeluOp gelu) {
+        .Case<mixer::GeluTrainOp>([&](mixer::GeluTrainOp gelu) {
           Value x = gelu.getInput();
-          accumulate(x,
-                     builder_.create<mixer::GeluGradOp>(loc, x.getType(), x, dy,
-                                                        gelu.getApproximationAttr()),
+          accumulate(x, builder_.create<mixer::MulOp>(loc, x.getType(), dy, gelu.getDerivative()),
                      loc);
           return success();
         })

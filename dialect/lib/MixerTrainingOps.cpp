@@ -51,6 +51,8 @@ LogicalResult mixer::DenseGradInputOp::verify() {
                          << " of the gradient " << shapeString(shapeOf(getGrad()));
   SmallVector<int64_t> expected(shapeOf(getGrad()));
   expected[size_t(dim)] = weight[1];
+  if (getScale() && failed(expectShape(*this, getScale(), expected, "scale")))
+    return failure();
   return expectShape(*this, getResult(), expected, "result");
 }
 
@@ -115,13 +117,19 @@ LogicalResult mixer::LayerNormParamGradOp::verify() {
   return expectShape(*this, getBetaGrad(), {channels}, "beta_grad");
 }
 
-LogicalResult mixer::GeluGradOp::verify() {
+LogicalResult mixer::GeluTrainOp::verify() {
   if (getApproximation() != "erf" && getApproximation() != "tanh")
     return emitOpError() << "unknown approximation '" << getApproximation()
                          << "' (expected erf or tanh)";
-  if (failed(expectShape(*this, getGrad(), shapeOf(getInput()), "grad")))
+  if (failed(expectShape(*this, getResult(), shapeOf(getInput()), "result")))
     return failure();
-  return expectShape(*this, getResult(), shapeOf(getInput()), "result");
+  return expectShape(*this, getDerivative(), shapeOf(getInput()), "derivative");
+}
+
+LogicalResult mixer::MulOp::verify() {
+  if (failed(expectShape(*this, getRhs(), shapeOf(getLhs()), "rhs")))
+    return failure();
+  return expectShape(*this, getResult(), shapeOf(getLhs()), "result");
 }
 
 LogicalResult mixer::GlobalAvgPoolGradOp::verify() {

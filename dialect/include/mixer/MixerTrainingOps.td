@@ -34,10 +34,12 @@ def Mixer_DenseGradInputOp : Mixer_GradOp<"dense_grad_input"> {
   let summary = "gradient of mixer.dense with respect to its input";
   let description = [{
     `dx[..., i, ...] = sum_o weight[o, i] * dy[..., o, ...]` along `dim`: the transposed layer.
-    (Folding the following gelu_grad into this GEMM's epilogue was measured slower on Zen 4:
-    erf and exp per element cost more than the separate memory-bound pass; see GemmSchedule.cpp.)
+    With `scale`, the product is multiplied elementwise by it: mixer-fuse-elementwise folds the
+    `mixer.mul` of an activation's saved derivative (mixer.gelu_train) into this GEMM's epilogue,
+    which then costs one load per element instead of a pass over the activation.
   }];
-  let arguments = (ins F32RankedTensor:$grad, F32RankedTensor:$weight, I64Attr:$dim);
+  let arguments = (ins F32RankedTensor:$grad, F32RankedTensor:$weight, I64Attr:$dim,
+                   Optional<F32RankedTensor>:$scale);
   let results = (outs F32RankedTensor:$result);
 }
 
@@ -89,10 +91,23 @@ def Mixer_LayerNormParamGradOp : Mixer_GradOp<"layer_norm_param_grad"> {
   let results = (outs F32RankedTensor:$gamma_grad, F32RankedTensor:$beta_grad);
 }
 
-def Mixer_GeluGradOp : Mixer_GradOp<"gelu_grad"> {
-  let summary = "gradient of mixer.gelu: dy * gelu'(x)";
-  let arguments = (ins F32RankedTensor:$input, F32RankedTensor:$grad,
+def Mixer_GeluTrainOp : Mixer_GradOp<"gelu_train"> {
+  let summary = "mixer.gelu in a training function: the value and its derivative";
+  let description = [{
+    `result = gelu(x)` and `derivative = gelu'(x)` (`Phi(x) + x phi(x)` for erf; the tanh form's
+    own derivative), computed in one pass that shares the transcendental part.
+    mixer-generate-gradients puts it where the forward graph has mixer.gelu; the backward pass then
+    multiplies by the saved derivative (mixer.mul) rather than keeping `x` and evaluating erf and
+    exp again, a pass that was compute-bound.
+  }];
+  let arguments = (ins F32RankedTensor:$input,
                    DefaultValuedAttr<StrAttr, "\"erf\"">:$approximation);
+  let results = (outs F32RankedTensor:$result, F32RankedTensor:$derivative);
+}
+
+def Mixer_MulOp : Mixer_GradOp<"mul"> {
+  let summary = "elementwise product: a gradient times an activation's saved derivative";
+  let arguments = (ins F32RankedTensor:$lhs, F32RankedTensor:$rhs);
   let results = (outs F32RankedTensor:$result);
 }
 

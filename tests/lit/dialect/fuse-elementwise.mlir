@@ -79,3 +79,19 @@ func.func @epilogue_order(%x: tensor<?x4x4x8xf32>, %v: tensor<8xf32>) -> tensor<
   %z = mixer.batch_norm %s, %v, %v, %v, %v : (tensor<?x4x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4x4x8xf32>
   return %z : tensor<?x4x4x8xf32>
 }
+
+// A backward multiply folds into the transposed GEMM that produces its gradient, whichever side
+// it is on, but not when that GEMM's result has another use.
+// CHECK-LABEL: func.func @grad_scale
+func.func @grad_scale(%dy: tensor<?x4x16xf32>, %d: tensor<?x4x64xf32>) -> (tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>) {
+  %w = mixer.param "fc2.weight" {init = "xavier_uniform"} : tensor<16x64xf32>
+  // CHECK: %[[A:.*]] = mixer.dense_grad_input %arg0, %{{.*}}, %arg1 {dim = 2 : i64}
+  %da = mixer.dense_grad_input %dy, %w {dim = 2 : i64} : (tensor<?x4x16xf32>, tensor<16x64xf32>) -> tensor<?x4x64xf32>
+  %a = mixer.mul %d, %da : (tensor<?x4x64xf32>, tensor<?x4x64xf32>) -> tensor<?x4x64xf32>
+  // CHECK: %[[B:.*]] = mixer.dense_grad_input %arg0, %{{.*}} {dim = 2 : i64}
+  // CHECK: %[[C:.*]] = mixer.mul %[[B]], %arg1
+  %db = mixer.dense_grad_input %dy, %w {dim = 2 : i64} : (tensor<?x4x16xf32>, tensor<16x64xf32>) -> tensor<?x4x64xf32>
+  %b = mixer.mul %db, %d : (tensor<?x4x64xf32>, tensor<?x4x64xf32>) -> tensor<?x4x64xf32>
+  // CHECK: return %[[A]], %[[C]], %[[B]]
+  return %a, %b, %db : tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>
+}

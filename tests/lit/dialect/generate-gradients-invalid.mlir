@@ -50,3 +50,28 @@ func.func @store_mismatch(%g: tensor<3xf32>) {
   mixer.store_grad %w, %g : tensor<3x8xf32>, tensor<3xf32>
   return
 }
+
+// -----
+
+func.func @gelu_train_approximation(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{unknown approximation 'sigmoid' (expected erf or tanh)}}
+  %y, %d = mixer.gelu_train %x {approximation = "sigmoid"} : (tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>)
+  return
+}
+
+// -----
+
+func.func @mul_shapes(%a: tensor<?x8xf32>, %b: tensor<?x4xf32>) {
+  // expected-error @+1 {{rhs has shape ?x4 but its operands imply ?x8}}
+  %y = mixer.mul %a, %b : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @scale_shape(%d: tensor<?x3xf32>, %s: tensor<?x3xf32>) {
+  %w = mixer.param "head.weight" {init = "zeros"} : tensor<3x8xf32>
+  // expected-error @+1 {{scale has shape ?x3 but its operands imply ?x8}}
+  %dx = mixer.dense_grad_input %d, %w, %s {dim = 1 : i64} : (tensor<?x3xf32>, tensor<3x8xf32>, tensor<?x3xf32>) -> tensor<?x8xf32>
+  return
+}

@@ -1,7 +1,8 @@
 // The gradient pass on a tiny MLP-Mixer-like model: patch embedding, a token-mixing residual MLP,
 // pool and head. Checks that every forward op gets its gradient rule in reverse order, that the
 // residual's two gradients are summed, that every parameter gets exactly one store_grad, and that
-// fusion afterwards keeps the GELU whose input the backward pass reads.
+// the GELU becomes its training form, which also returns its derivative for the backward pass, and
+// that fusion afterwards folds the backward multiply into the transposed GEMM.
 // RUN: %mixer-opt %s --mixer-generate-gradients | FileCheck %s
 // RUN: %mixer-opt %s --mixer-generate-gradients | grep -c mixer.store_grad | FileCheck %s --check-prefix=COUNT
 // RUN: %mixer-opt %s --mixer-generate-gradients --mixer-fuse-elementwise | FileCheck %s --check-prefix=FUSED
@@ -19,7 +20,7 @@
 // CHECK: %[[X:.*]] = mixer.patch_embed
 // CHECK: %[[N:.*]] = mixer.layer_norm %[[X]], %[[G:[0-9]+]]
 // CHECK: %[[H:.*]] = mixer.dense %[[N]], %[[W1:[0-9]+]]
-// CHECK: %[[A:.*]] = mixer.gelu %[[H]]
+// CHECK: %[[A:.*]], %[[D:.*]] = mixer.gelu_train %[[H]] : (tensor<?x6x8xf32>) -> (tensor<?x6x8xf32>, tensor<?x6x8xf32>)
 // CHECK: %[[Y:.*]] = mixer.dense %[[A]], %[[W2:[0-9]+]]
 // CHECK: %[[R:.*]] = mixer.add %[[X]], %[[Y]]
 // CHECK: %[[P:.*]] = mixer.global_avg_pool %[[R]]
@@ -33,7 +34,7 @@
 // CHECK: %[[DR:.*]] = mixer.global_avg_pool_grad %[[DP]] : (tensor<?x8xf32>) -> tensor<?x4x8xf32>
 // CHECK: %[[DA:.*]] = mixer.dense_grad_input %[[DR]], %[[W2]] {dim = 1 : i64} : (tensor<?x4x8xf32>, tensor<4x6xf32>) -> tensor<?x6x8xf32>
 // CHECK: mixer.dense_grad_weight %[[A]], %[[DR]]
-// CHECK: %[[DH:.*]] = mixer.gelu_grad %[[H]], %[[DA]]
+// CHECK: %[[DH:.*]] = mixer.mul %[[DA]], %[[D]]
 // CHECK: %[[DN:.*]] = mixer.dense_grad_input %[[DH]], %[[W1]]
 // CHECK: %[[DX:.*]] = mixer.layer_norm_grad %[[X]], %[[G]], %[[DN]]
 // CHECK: %[[DSUM:.*]] = mixer.add %[[DR]], %[[DX]]
@@ -43,15 +44,16 @@
 // CHECK: mixer.bias_grad %[[DSUM]] {dim = 2 : i64}
 // CHECK: return %[[LOSS]] : tensor<?xf32>
 
-// Fusion folds the residual into fc2 in the training function too, but not fc1's GELU: the
-// backward pass reads fc1's output. In the backward half the residual's gradient sum folds into
-// the layer-norm gradient.
+// Fusion folds the residual into fc2 in the training function too, but not fc1's GELU, whose
+// training form has two results. In the backward half the multiply by the GELU's derivative folds
+// into fc2's transposed GEMM and the residual's gradient sum into the layer-norm gradient.
 // FUSED-LABEL: func.func @tiny_train
 // FUSED: %[[H:.*]] = mixer.dense {{.*}} {dim = 1 : i64}
-// FUSED: mixer.gelu %[[H]]
+// FUSED: %{{.*}}, %[[D:.*]] = mixer.gelu_train %[[H]]
 // FUSED: mixer.dense {{.*}} residual
 // FUSED: %[[DR:.*]] = mixer.global_avg_pool_grad
-// FUSED: mixer.gelu_grad %[[H]]
+// FUSED: mixer.dense_grad_input %[[DR]], %{{.*}}, %[[D]] {dim = 1 : i64}
+// FUSED-NOT: mixer.mul
 // FUSED-NOT: mixer.add
 // FUSED: mixer.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[DR]] {epsilon
 // FUSED-NOT: mixer.add
