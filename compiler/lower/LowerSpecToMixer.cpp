@@ -46,7 +46,10 @@ public:
     }
     x = layerNorm("norm", x);
     x = builder_.create<mixer::GlobalAvgPoolOp>(at("global_pool"), unranked(), x);
-    x = dense("head", x, /*dim=*/1, spec_.classes, spec_.hidden, "zeros", "zeros");
+    if (spec_.init == InitScheme::Pytorch)
+      x = linear("head", x, spec_.classes, spec_.hidden);
+    else
+      x = dense("head", x, /*dim=*/1, spec_.classes, spec_.hidden, "zeros", "zeros");
     builder_.create<func::ReturnOp>(fileLoc_, x);
     return module;
   }
@@ -160,8 +163,12 @@ private:
 
   Value patchEmbed(Value images) {
     int64_t p = spec_.patch;
-    Value w = param("stem.proj.weight", {spec_.hidden, spec_.channels, p, p}, "lecun_normal");
-    Value b = param("stem.proj.bias", {spec_.hidden}, "zeros");
+    const bool pytorch = spec_.init == InitScheme::Pytorch;
+    Value w = param("stem.proj.weight", {spec_.hidden, spec_.channels, p, p},
+                    pytorch ? "uniform_fan_in" : "lecun_normal");
+    Value b = pytorch ? param("stem.proj.bias", {spec_.hidden}, "uniform_fan_in", std::nullopt,
+                              spec_.patch_features())
+                      : param("stem.proj.bias", {spec_.hidden}, "zeros");
     return builder_.create<mixer::PatchEmbedOp>(at("stem.proj"), unranked(), images, w, b,
                                                 /*grid=*/false, noNorm(), Value(), "none",
                                                 APFloat(spec_.batch_norm_epsilon));
@@ -181,13 +188,22 @@ private:
     return denseOp(name, x, w, b, dim);
   }
 
-  /// x + fc2(gelu(fc1(norm(x)))) along `dim`, as timm's MixerBlock (mlp biases ~ N(0, 1e-6)).
+  /// x + fc2(gelu(fc1(norm(x)))) along `dim`, as timm's MixerBlock (mlp biases ~ N(0, 1e-6)), or
+  /// with nn.Linear's default initialisation.
   Value residualMlp(const std::string &norm, const std::string &mlp, Value x, int64_t dim,
                     int64_t hidden, int64_t width) {
+    auto mixerDense = [&](const std::string &name, Value in, int64_t out, int64_t features) {
+      if (spec_.init == InitScheme::Pytorch) {
+        Value w = param(name + ".weight", {out, features}, "uniform_fan_in");
+        Value b = param(name + ".bias", {out}, "uniform_fan_in", std::nullopt, features);
+        return denseOp(name, in, w, b, dim);
+      }
+      return dense(name, in, dim, out, features, "xavier_uniform", "normal", 1e-6);
+    };
     Value y = layerNorm(norm, x);
-    y = dense(mlp + ".fc1", y, dim, hidden, width, "xavier_uniform", "normal", 1e-6);
+    y = mixerDense(mlp + ".fc1", y, hidden, width);
     y = geluOp(mlp + ".act", y);
-    y = dense(mlp + ".fc2", y, dim, width, hidden, "xavier_uniform", "normal", 1e-6);
+    y = mixerDense(mlp + ".fc2", y, width, hidden);
     return builder_.create<mixer::AddOp>(at(mlp), unranked(), x, y);
   }
 

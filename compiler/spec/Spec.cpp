@@ -151,7 +151,7 @@ public:
     const std::string p = "model.";
     onlyKeys(model, p,
              {"image_size", "channels", "patch", "depth", "hidden", "token_mlp", "channel_mlp",
-              "classes", "gelu"});
+              "classes", "gelu", "init"});
     const toml::node &imageNode = require(model, p, "image_size");
     readImageSize(imageNode, spec);
     spec->channels = positive(require(model, p, "channels"), p + "channels", kMaxChannels);
@@ -163,6 +163,16 @@ public:
     spec->channel_mlp = positive(require(model, p, "channel_mlp"), p + "channel_mlp", kMaxWidth);
     spec->classes = positive(require(model, p, "classes"), p + "classes", kMaxClasses);
     readGelu(model, spec);
+    if (const toml::node *init = model.get("init")) {
+      std::string scheme = string(*init, p + "init");
+      if (scheme == "timm")
+        spec->init = InitScheme::Timm;
+      else if (scheme == "pytorch")
+        spec->init = InitScheme::Pytorch;
+      else
+        error(*init, p + "init",
+              fmt::format("unknown scheme '{}' (expected timm or pytorch)", scheme));
+    }
     checkPatchGrid(patchNode, spec);
   }
 

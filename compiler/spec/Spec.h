@@ -16,6 +16,10 @@ enum class Family { MlpMixer, ConvMixer, Bmlp };
 enum class GeluApproximation { Erf, Tanh };
 /// The activation of a conv_mixer (timm's convmixer_768_32 uses ReLU, the others GELU).
 enum class ConvActivation { Gelu, Relu };
+/// An mlp_mixer's initial weights: timm's MlpMixer init (lecun-normal stem, xavier-uniform MLPs
+/// with N(0, 1e-6) biases, zero head), or PyTorch's module defaults (every conv and linear weight
+/// and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))), what a plain PyTorch model starts from.
+enum class InitScheme { Timm, Pytorch };
 
 struct ModelSpec {
   std::string path; ///< where it was read from, for messages
@@ -33,6 +37,7 @@ struct ModelSpec {
   int64_t classes = 0;
   GeluApproximation gelu = GeluApproximation::Erf;
   ConvActivation activation = ConvActivation::Gelu;
+  InitScheme init = InitScheme::Timm; ///< mlp_mixer
   double layer_norm_epsilon = 1e-6;
   double batch_norm_epsilon = 1e-5; ///< conv_mixer: nn.BatchNorm2d's default
 

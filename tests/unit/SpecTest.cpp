@@ -98,7 +98,12 @@ TEST(Spec, NonSquareImage) {
   EXPECT_EQ(spec.image_width, 48);
   EXPECT_EQ(spec.tokens(), 24);
   EXPECT_EQ(spec.gelu, mixerc::GeluApproximation::Erf);
+  EXPECT_EQ(spec.init, mixerc::InitScheme::Timm);
   EXPECT_EQ(spec.targets, std::vector<std::string>{"host"});
+  std::string text = kValid;
+  text += "init = \"pytorch\"\n";
+  ASSERT_TRUE(parse(text, &spec, &error)) << error;
+  EXPECT_EQ(spec.init, mixerc::InitScheme::Pytorch);
 }
 
 /// One edit of a valid spec and the error it must give.
@@ -128,6 +133,8 @@ TEST(Spec, ErrorsNameLineAndKey) {
        "test.toml:10: model.channel_mlp: unknown key"}, // conv_mixer has no MLP widths
       {"name = \"m\"", "name = \"mixer\"", "test.toml:1: name: 'mixer' is reserved"},
       {"classes = 10", "classes = 10\nbogus = 1", "test.toml:12: model.bogus: unknown key"},
+      {"classes = 10", "classes = 10\ninit = \"kaiming\"",
+       "test.toml:12: model.init: unknown scheme 'kaiming' (expected timm or pytorch)"},
   });
 }
 
