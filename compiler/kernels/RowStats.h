@@ -19,6 +19,8 @@ inline void vectoriseRowSum(Halide::Func sum, Halide::RDom r, int width, int lan
   Halide::Var lane("lane");
   Halide::Func partial = sum.update().split(r.x, outer, inner, lanes).rfactor(inner, lane);
   partial.compute_at(at, where).vectorize(lane).update().vectorize(lane);
+  // The lanes are then added as one horizontal vector reduction, not one scalar add each.
+  sum.update().atomic().vectorize(inner);
 }
 
 /// Row statistics of a (width, rows) input as PyTorch's LayerNorm computes them (two passes).
