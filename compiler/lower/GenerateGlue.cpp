@@ -158,7 +158,8 @@ std::string generateGlue(const KernelPlan &plan) {
       shape += fmt::format("{}, ", d);
       count *= d;
     }
-    numParameters += count;
+    if (!p.buffer)
+      numParameters += count;
     out += fmt::format("  {{\"{}\", {}, {{{}}}, InitKind::{}, float({:.9g}), {}, {}, "
                        "ElementType::{}, {}}},\n",
                        p.name, p.shape.size(), shape, initKindName(p.init), p.std, p.fan_in,

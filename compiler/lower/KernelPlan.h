@@ -108,6 +108,9 @@ struct PlanParam {
   int64_t fan_in = 0, fan_out = 0;
   bool counter = false; ///< an i64 counter (BatchNorm's num_batches_tracked), not f32 weights
   bool trainable = false; ///< the training function stores a gradient for it
+  /// State, not a parameter (BatchNorm's running statistics and counter): PyTorch's buffers,
+  /// which NAME_info's num_parameters leaves out as model.parameters() does.
+  bool buffer = false;
 };
 
 struct PlanPack {

@@ -146,6 +146,7 @@ private:
     param.init = op.getInit().str();
     param.std = op.getStd() ? op.getStd()->convertToDouble() : 0.0;
     param.counter = op.getResult().getType().getElementType().isInteger(64);
+    param.buffer = param.counter;
     std::tie(param.fan_in, param.fan_out) = fans(shape);
     if (op.getFanIn())
       param.fan_in = int64_t(*op.getFanIn());
@@ -289,6 +290,7 @@ private:
       sig->norm_epsilon = op.getNormEpsilon().convertToDouble();
       for (Value v : op.getNorm())
         args->push_back(vectorParam(v));
+      markBuffers({op.getNorm()[2], op.getNorm()[3]}); // gamma, beta, mean, variance
     }
     sig->residual = bool(op.getResidual());
     if (sig->residual)
@@ -587,7 +589,14 @@ private:
     return {kind, index, {{shapeOf(v)[0], 1, false}}};
   }
 
+  /// The running statistics of a BatchNorm are state, not parameters.
+  void markBuffers(std::initializer_list<Value> values) {
+    for (Value v : values)
+      plan_->params[size_t(paramIndex(v))].buffer = true;
+  }
+
   LogicalResult lowerBatchNormTrain(mixer::BatchNormTrainOp op) {
+    markBuffers({op.getRunningMean(), op.getRunningVar()});
     KernelSignature sig;
     sig.op = KernelOp::BatchNormTrain;
     sig.n = shapeOf(op.getInput()).back();

@@ -216,6 +216,14 @@ class TrainOptions(ctypes.Structure):
                          momentum, label_smoothing)
 
 
+class ModelInfo(ctypes.Structure):
+    """mixer_model_info (mixer/runtime.h)."""
+    _fields_ = [("abi_version", ctypes.c_int32), ("name", ctypes.c_char_p),
+                ("family", ctypes.c_char_p), ("channels", ctypes.c_int64),
+                ("height", ctypes.c_int64), ("width", ctypes.c_int64), ("classes", ctypes.c_int64),
+                ("num_parameters", ctypes.c_int64), ("flops_per_image", ctypes.c_double)]
+
+
 class Library:
     """ctypes binding of lib<name>.so's C API."""
 
@@ -240,6 +248,11 @@ class Library:
 
     def error(self):
         return self.lib.mixer_last_error().decode()
+
+    def info(self):
+        f = getattr(self.lib, f"{self.name}_info")
+        f.restype = ctypes.POINTER(ModelInfo)
+        return f().contents
 
     def create(self):
         handle = ctypes.c_void_p()

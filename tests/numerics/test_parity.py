@@ -73,6 +73,14 @@ def main():
             print(f"{'PASS' if refused else 'FAIL'}: {spec['name']} refuses an f32 "
                   f"{counters[0]}: {lib.error() if status else 'loaded'}")
         lib.destroy(handle)
+        # NAME_info counts what model.parameters() does: BatchNorm's running statistics and
+        # counter are buffers.
+        expected = sum(p.numel() for p in model.parameters())
+        counted = lib.info().num_parameters
+        failures += counted != expected
+        checks += 1
+        print(f"{'PASS' if counted == expected else 'FAIL'}: {spec['name']} info num_parameters "
+              f"{counted} (PyTorch's model.parameters(): {expected})")
     print(f"{len(args.batches) + checks - failures} passed, {failures} failed")
     return 1 if failures else 0
 
