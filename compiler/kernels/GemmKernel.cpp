@@ -1,6 +1,6 @@
 // The GEMM kernel family: dense layers along channels (activations x packed weights), along tokens
 // (weights x activations, batched) and the patch embedding (im2col x packed weights), each with a
-// fused epilogue (kernels/Epilogue.h) norm(act(acc + bias)) [+ residual]. The algorithm is one
+// fused epilogue (kernels/Epilogue.h) norm(act(acc + bias)) [+ residual] [x scale]. The algorithm is one
 // definition; the schedule is the register-blocked template of PERFORMANCE.md driven by a
 // GemmSchedule record.
 #include "kernels/Kernels.h"
@@ -8,7 +8,6 @@
 #include <optional>
 
 #include "kernels/Epilogue.h"
-
 #include "schedule/GemmSchedule.h"
 
 using namespace Halide;
@@ -103,10 +102,10 @@ private:
       value = value + residual(vars);
     }
     if (sig_.scale) {
-      ImageParam scale(Float(32), batched() ? 3 : 2, "scale");
-      pinOutputLike(scale);
-      arguments_.push_back(scale);
-      value = value * scale(vars);
+      scale_ = ImageParam(Float(32), batched() ? 3 : 2, "scale");
+      pinOutputLike(*scale_);
+      arguments_.push_back(*scale_);
+      value = value * (*scale_)(vars);
     }
     out_(vars) = value;
     pinOutputLike(out_.output_buffer());
@@ -196,6 +195,7 @@ private:
   Target target_;
   GemmSchedule schedule_;
   std::optional<Epilogue> epilogue_;
+  std::optional<ImageParam> scale_; ///< the epilogue's multiplier (a saved derivative)
   Var n_{"n"}, m_{"m"}, b_{"b"}, kv_{"k"};
   Var no_{"no"}, ni_{"ni"}, nv_{"nv"}, nt_{"nt"}, mo_{"mo"}, mi_{"mi"}, mb_{"mb"}, task_{"task"};
   RDom r_{0, int(sig_.k), "r"};
