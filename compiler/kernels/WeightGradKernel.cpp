@@ -26,8 +26,9 @@ constexpr int kRowSplits = 4;
 /// against 189 in output blocks).
 /// Tried on Zen 4 and not kept: copying each chunk of X and D into dense buffers first (rows 2 or
 /// 8 KiB apart map onto few cache sets), tile-major or as is: S/16's blocks fell from ~160 to
-/// 112-150 GFLOP/s, the copies costing more than the conflicts; chunks of 32, 128 or 256 rows,
-/// 2 x 12 or 3 x 8 tiles and 2 or 8 row splits were all slower on the Fashion-MNIST shapes.
+/// 112-150 GFLOP/s, the copies costing more than the conflicts (the same for the Fashion-MNIST
+/// row splits, X staged per chunk and panel: 145-151 against 157-172); chunks of 32, 128 or 256
+/// rows, 2 x 12 or 3 x 8 tiles and 2 or 8 row splits were all slower on the Fashion-MNIST shapes.
 constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 
 BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &target) {
