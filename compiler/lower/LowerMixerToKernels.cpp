@@ -106,8 +106,8 @@ public:
               .Case<mixer::DepthwiseConv2dGradInputOp>([&](auto p) { return lowerDepthwiseGrad(p); })
               .Case<mixer::DepthwiseConv2dGradWeightOp>([&](auto p) { return lowerDepthwiseGrad(p); })
               .Case<mixer::GeluTrainOp>([&](auto p) { return lowerGeluTrain(p); })
-              .Case<mixer::MulOp>([&](auto p) { return lowerMul(p); })
-              .Case<mixer::AddOp>([&](auto p) { return lowerAdd(p); })
+              .Case<mixer::MulOp>([&](auto p) { return lowerElementwise(p, KernelOp::Mul); })
+              .Case<mixer::AddOp>([&](auto p) { return lowerElementwise(p, KernelOp::Add); })
               .Case<mixer::GlobalAvgPoolGradOp>([&](auto p) { return lowerPoolGrad(p); })
               .Case<mixer::StoreGradOp>([&](auto) { return success(); }) // its producer wrote it
               .Case<mixer::FlattenOp>([&](auto) { return success(); }) // a view: no kernel
@@ -560,13 +560,6 @@ private:
                    {flat(op.getInput()), flat(op.getResult()), flat(op.getDerivative())});
   }
 
-  LogicalResult lowerMul(mixer::MulOp op) {
-    KernelSignature sig;
-    sig.op = KernelOp::Mul;
-    allocate(op.getResult());
-    return addStep(op, sig, {flat(op.getLhs()), flat(op.getRhs()), flat(op.getResult())});
-  }
-
   LogicalResult lowerRelu(mixer::ReluOp op) {
     KernelSignature sig;
     sig.op = KernelOp::Activation;
@@ -654,9 +647,11 @@ private:
     }
   }
 
-  LogicalResult lowerAdd(mixer::AddOp op) {
+  /// mixer.add and mixer.mul left unfused: an elementwise kernel over flat buffers.
+  template <typename BinaryOp>
+  LogicalResult lowerElementwise(BinaryOp op, KernelOp kind) {
     KernelSignature sig;
-    sig.op = KernelOp::Add;
+    sig.op = kind;
     allocate(op.getResult());
     return addStep(op, sig, {flat(op.getLhs()), flat(op.getRhs()), flat(op.getResult())});
   }

@@ -72,6 +72,25 @@ public:
     return node.value<std::string>().value();
   }
 
+  /// An optional string key naming one of two choices ("unknown <what> 'x' (expected a or b)").
+  template <typename Choice>
+  void readChoice(const toml::table &table, const std::string &prefix, const char *name,
+                  const char *what, std::pair<const char *, Choice> first,
+                  std::pair<const char *, Choice> second, Choice *out) const {
+    const toml::node *node = table.get(name);
+    if (!node)
+      return;
+    const std::string key = prefix + name, value = string(*node, key);
+    if (value == first.first)
+      *out = first.second;
+    else if (value == second.first)
+      *out = second.second;
+    else
+      error(*node, key,
+            fmt::format("unknown {} '{}' (expected {} or {})", what, value, first.first,
+                        second.first));
+  }
+
   static const char *typeName(const toml::node &node) {
     switch (node.type()) {
     case toml::node_type::string: return "a string";
@@ -163,16 +182,8 @@ public:
     spec->channel_mlp = positive(require(model, p, "channel_mlp"), p + "channel_mlp", kMaxWidth);
     spec->classes = positive(require(model, p, "classes"), p + "classes", kMaxClasses);
     readGelu(model, spec);
-    if (const toml::node *init = model.get("init")) {
-      std::string scheme = string(*init, p + "init");
-      if (scheme == "timm")
-        spec->init = InitScheme::Timm;
-      else if (scheme == "pytorch")
-        spec->init = InitScheme::Pytorch;
-      else
-        error(*init, p + "init",
-              fmt::format("unknown scheme '{}' (expected timm or pytorch)", scheme));
-    }
+    readChoice(model, p, "init", "scheme", std::pair{"timm", InitScheme::Timm},
+               std::pair{"pytorch", InitScheme::Pytorch}, &spec->init);
     checkPatchGrid(patchNode, spec);
   }
 
@@ -203,16 +214,8 @@ public:
     const toml::node &patchNode = require(model, p, "patch");
     spec->patch = positive(patchNode, p + "patch", kMaxImageSide);
     spec->classes = positive(require(model, p, "classes"), p + "classes", kMaxClasses);
-    if (const toml::node *act = model.get("activation")) {
-      std::string name = string(*act, p + "activation");
-      if (name == "gelu")
-        spec->activation = ConvActivation::Gelu;
-      else if (name == "relu")
-        spec->activation = ConvActivation::Relu;
-      else
-        error(*act, p + "activation",
-              fmt::format("unknown activation '{}' (expected gelu or relu)", name));
-    }
+    readChoice(model, p, "activation", "activation", std::pair{"gelu", ConvActivation::Gelu},
+               std::pair{"relu", ConvActivation::Relu}, &spec->activation);
     checkPatchGrid(patchNode, spec);
     const int64_t gridSide = std::max(spec->image_height, spec->image_width) / spec->patch;
     if (spec->kernel > 2 * gridSide + 1)
@@ -239,16 +242,8 @@ public:
   }
 
   void readGelu(const toml::table &model, ModelSpec *spec) const {
-    const std::string key = "model.gelu";
-    if (const toml::node *gelu = model.get("gelu")) {
-      std::string form = string(*gelu, key);
-      if (form == "erf")
-        spec->gelu = GeluApproximation::Erf;
-      else if (form == "tanh")
-        spec->gelu = GeluApproximation::Tanh;
-      else
-        error(*gelu, key, fmt::format("unknown form '{}' (expected erf or tanh)", form));
-    }
+    readChoice(model, "model.", "gelu", "form", std::pair{"erf", GeluApproximation::Erf},
+               std::pair{"tanh", GeluApproximation::Tanh}, &spec->gelu);
   }
 
   void readBuild(const toml::table &build, ModelSpec *spec) const {

@@ -102,45 +102,38 @@ struct FuseResidual : OpRewritePattern<mixer::AddOp> {
 
 // --- the backward graph ------------------------------------------------------------------------
 
-/// add(r, layer_norm_grad(...)) -> layer_norm_grad(...) residual r: the residual branch's gradient
-/// is summed in the layer-norm gradient's pass.
-struct FuseGradSum : OpRewritePattern<mixer::AddOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(mixer::AddOp add, PatternRewriter &rewriter) const override {
-    for (auto [mine, other] : {std::pair{add.getLhs(), add.getRhs()},
-                               std::pair{add.getRhs(), add.getLhs()}}) {
-      auto producer = mine.getDefiningOp<mixer::LayerNormGradOp>();
-      if (!producer || !producer->hasOneUse() || producer.getResidual() ||
+/// binary(producer(...), v) or binary(v, producer(...)) -> producer(...) with v in its optional
+/// operand `Slot`, when the producer's result has no other use and the slot is empty: the
+/// elementwise op runs in the producer's own pass.
+template <typename BinaryOp, typename Producer, MutableOperandRange (Producer::*Slot)()>
+struct FoldIntoGradProducer : OpRewritePattern<BinaryOp> {
+  using OpRewritePattern<BinaryOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(BinaryOp op, PatternRewriter &rewriter) const override {
+    for (auto [mine, other] : {std::pair{op.getLhs(), op.getRhs()},
+                               std::pair{op.getRhs(), op.getLhs()}}) {
+      auto producer = mine.template getDefiningOp<Producer>();
+      if (!producer || !producer->hasOneUse() || (producer.*Slot)().size() != 0 ||
           producer.getType() != other.getType())
         continue;
-      rewriter.modifyOpInPlace(producer, [&] { producer.getResidualMutable().assign(other); });
-      rewriter.moveOpBefore(producer, add);
-      rewriter.replaceOp(add, producer.getResult());
+      rewriter.modifyOpInPlace(producer, [&] { (producer.*Slot)().assign(other); });
+      rewriter.moveOpBefore(producer, op);
+      rewriter.replaceOp(op, producer.getResult());
       return success();
     }
-    return rewriter.notifyMatchFailure(add, "no operand is a single-use layer_norm_grad");
+    return rewriter.notifyMatchFailure(op, [](Diagnostic &d) {
+      d << "no operand is a single-use " << Producer::getOperationName();
+    });
   }
 };
 
-/// mul(dense_grad_input(...), d) or mul(d, dense_grad_input(...)) -> dense_grad_input(...) scale d:
-/// an activation's backward multiply runs in the transposed GEMM's epilogue.
-struct FuseGradScale : OpRewritePattern<mixer::MulOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(mixer::MulOp mul, PatternRewriter &rewriter) const override {
-    for (auto [mine, other] : {std::pair{mul.getLhs(), mul.getRhs()},
-                               std::pair{mul.getRhs(), mul.getLhs()}}) {
-      auto producer = mine.getDefiningOp<mixer::DenseGradInputOp>();
-      if (!producer || !producer->hasOneUse() || producer.getScale() ||
-          producer.getType() != other.getType())
-        continue;
-      rewriter.modifyOpInPlace(producer, [&] { producer.getScaleMutable().assign(other); });
-      rewriter.moveOpBefore(producer, mul);
-      rewriter.replaceOp(mul, producer.getResult());
-      return success();
-    }
-    return rewriter.notifyMatchFailure(mul, "no operand is a single-use dense_grad_input");
-  }
-};
+/// add(r, layer_norm_grad(...)) -> layer_norm_grad(...) residual r: the residual branch's gradient
+/// is summed in the layer-norm gradient's pass.
+using FuseGradSum = FoldIntoGradProducer<mixer::AddOp, mixer::LayerNormGradOp,
+                                         &mixer::LayerNormGradOp::getResidualMutable>;
+/// mul(dense_grad_input(...), d) -> dense_grad_input(...) scale d: an activation's backward
+/// multiply runs in the transposed GEMM's epilogue.
+using FuseGradScale = FoldIntoGradProducer<mixer::MulOp, mixer::DenseGradInputOp,
+                                           &mixer::DenseGradInputOp::getScaleMutable>;
 
 struct FuseElementwisePass : mixer::impl::MixerFuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
