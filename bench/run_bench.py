@@ -86,6 +86,14 @@ def flops_per_image(spec):
     return sum(2 * m * n * k * count for m, n, k, count in shapes) + depthwise_flops_per_image(spec)
 
 
+def write_csv(path, rows):
+    """Rows (dicts with the same keys) as a CSV file with a header."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--models", nargs="+", default=["mixer_s16", "mixer_b16"])
@@ -178,10 +186,7 @@ def main():
     for r in rows:  # every fraction is of the best peak reading of the whole run
         r["fraction_of_fma_peak"] = f"{r['fraction_of_fma_peak'] / peak:.3f}"
         r["fma_peak_gflops"] = f"{peak:.1f}"
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
     print(f"\n| model | batch | runner | images/s | GFLOP/s | of FMA peak | of oneDNN roofline | mixerc speed-up |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -12,7 +12,6 @@ and the train-step / forward ratio.
 Usage: run_train_bench.py [--models mixer_fmnist:128 mixer_s16:8] [--seconds 10] [--rounds 2]
 Needs: tools/build.sh and tools/install-deps.sh --bench run first."""
 import argparse
-import csv
 import os
 import re
 import sys
@@ -23,7 +22,7 @@ BUILD = os.path.join(ROOT, "build")
 OUT = os.path.join(BUILD, "bench")
 BENCH_VENV = os.environ.get("MIXERC_BENCH_VENV", os.path.expanduser("~/.cache/mixerc/bench-venv"))
 sys.path.insert(0, os.path.dirname(__file__))
-from run_bench import field, run  # noqa: E402
+from run_bench import field, run, write_csv  # noqa: E402
 
 
 def training_spec(name):
@@ -98,10 +97,7 @@ def main():
         print(f"{name} batch {batch}: " + " | ".join(f"{k} {v:.1f}" for k, v in results.items()) +
               f" img/s; mixerc / best peer ({best}) = {mixerc / peers[best]:.3f}; "
               f"train step / forward = {results['mixerc forward'] / mixerc:.2f}")
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out, rows)
     print("\n| model | batch | runner | images/s | ms/step | mixerc train speed-up |")
     print("|---|---|---|---|---|---|")
     for r in rows:

@@ -108,29 +108,28 @@ BuiltKernel buildElementwise(const KernelSignature &sig, const Target &target) {
   Var i("i");
   Func out("out");
   ImageParam a = flatParam("a");
-  if (sig.op == KernelOp::Activation || sig.op == KernelOp::ActivationTrain) {
-    if (sig.op == KernelOp::Activation) {
-      out(i) = activationValue(sig.activation, a(i));
-    } else { // one Tuple: the value and the derivative share their erf or tanh
-      out(i) = Tuple(activationValue(sig.activation, a(i)),
-                     activationDerivative(sig.activation, a(i)));
-    }
-    pinDim(out.output_buffers()[0], 0, 0, 1);
-    if (out.outputs() > 1) // the others share the first one's min and extent
-      out.output_buffers()[1].dim(0).set_stride(1);
-    scheduleFlat(out, i, lanes);
-    return {Pipeline(out), {a}};
+  std::vector<Argument> arguments{a};
+  if (sig.op == KernelOp::Activation) {
+    out(i) = activationValue(sig.activation, a(i));
+  } else if (sig.op == KernelOp::ActivationTrain) {
+    // One Tuple: the value and the derivative share their erf or tanh.
+    out(i) = Tuple(activationValue(sig.activation, a(i)),
+                   activationDerivative(sig.activation, a(i)));
+  } else {
+    ImageParam b = flatParam("b");
+    arguments.push_back(b);
+    if (sig.op == KernelOp::Add)
+      out(i) = a(i) + b(i);
+    else if (sig.op == KernelOp::Mul)
+      out(i) = a(i) * b(i);
+    else
+      out(i) = b(i) * activationDerivative(sig.activation, a(i));
   }
-  ImageParam b = flatParam("b");
-  if (sig.op == KernelOp::Add)
-    out(i) = a(i) + b(i);
-  else if (sig.op == KernelOp::Mul)
-    out(i) = a(i) * b(i);
-  else
-    out(i) = b(i) * activationDerivative(sig.activation, a(i));
-  pinDim(out.output_buffer(), 0, 0, 1);
+  pinDim(out.output_buffers()[0], 0, 0, 1);
+  if (out.outputs() > 1) // the second output shares the first one's min and extent
+    out.output_buffers()[1].dim(0).set_stride(1);
   scheduleFlat(out, i, lanes);
-  return {Pipeline(out), {a, b}};
+  return {Pipeline(out), arguments};
 }
 
 BuiltKernel buildPoolGrad(const KernelSignature &sig, const Target &target) {

@@ -423,16 +423,15 @@ private:
     sig.scale = bool(op.getScale());
     allocate(op.getResult());
     std::vector<KernelArg> args;
+    KernelArg (Lowering::*view)(Value) = nullptr; // the layout of the gradients
     if (dim == rank - 1) {
       sig.op = KernelOp::DenseChannels;
       sig.n = product(weight.drop_front());
       sig.k = weight[0];
       sig.rows_per_image = product(grad.drop_front().drop_back());
       sig.panel = gemmPanelWidth(sig.n, machine_);
+      view = &Lowering::rows;
       args = {rows(op.getGrad()), packed(op.getWeight(), sig.panel, /*transposed=*/true)};
-      if (op.getScale())
-        args.push_back(rows(op.getScale()));
-      args.push_back(rows(op.getResult()));
     } else if (dim == 1 && rank == 3) {
       // W [M][K] packed in one panel of M columns is W^T, row-major [K][M]: the token kernel's
       // weight for out[k] = sum_m W[m][k] dy[m].
@@ -442,14 +441,15 @@ private:
       sig.k = weight[0];
       KernelArg transposed = packed(op.getWeight(), weight[0]);
       transposed.dims = {{weight[0], 1, false}, {weight[1], weight[0], false}};
+      view = &Lowering::cube;
       args = {transposed, cube(op.getGrad())};
-      if (op.getScale())
-        args.push_back(cube(op.getScale()));
-      args.push_back(cube(op.getResult()));
     } else {
       return op.emitOpError() << "along dim " << dim << " of a rank-" << rank
                               << " tensor has no kernel";
     }
+    if (op.getScale())
+      args.push_back((this->*view)(op.getScale()));
+    args.push_back((this->*view)(op.getResult()));
     return addStep(op, sig, std::move(args));
   }
 
