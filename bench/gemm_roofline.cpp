@@ -1,7 +1,8 @@
 // gemm_roofline: oneDNN's sgemm (Debian's libdnnl, OpenMP) on a list of GEMM shapes, the practical
-// roofline for a model's matrix work. Each argument is M,N,K,COUNT[,TRANSB]: the GEMM
-// C[M][N] = A[M][K] * B (B is K x N, or N x K when TRANSB is 't', as nn.Linear weights are) run
-// COUNT times per forward pass. Prints GFLOP/s per shape and the time of the whole list.
+// roofline for a model's matrix work. Each argument is M,N,K,COUNT[,LAYOUT]: the GEMM
+// C[M][N] = A[M][K] * B run COUNT times, where B is K x N, or N x K when LAYOUT is 't' (as
+// nn.Linear weights are), and A is stored K x M when LAYOUT is 'a' (a weight gradient,
+// dW = dY^T X). Prints GFLOP/s per shape and the time of the whole list.
 // Threads: OMP_NUM_THREADS.
 #include <oneapi/dnnl/dnnl.h>
 
@@ -17,7 +18,7 @@ namespace {
 
 struct Shape {
   long m, n, k, count;
-  char transb;
+  char layout; ///< 'n', 't' (B transposed) or 'a' (A transposed)
 };
 
 double timeGemm(const Shape &s) {
@@ -28,10 +29,11 @@ double timeGemm(const Shape &s) {
     x = uniform(random);
   for (float &x : b)
     x = uniform(random);
-  const long ldb = s.transb == 't' ? s.k : s.n;
+  const bool transA = s.layout == 'a', transB = s.layout == 't';
+  const long lda = transA ? s.m : s.k, ldb = transB ? s.k : s.n;
   auto run = [&] {
-    dnnl_sgemm('N', s.transb == 't' ? 'T' : 'N', s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(),
-               ldb, 0.0f, c.data(), s.n);
+    dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', s.m, s.n, s.k, 1.0f, a.data(), lda,
+               b.data(), ldb, 0.0f, c.data(), s.n);
   };
   for (int i = 0; i < 3; ++i)
     run();
@@ -51,20 +53,22 @@ double timeGemm(const Shape &s) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: gemm_roofline M,N,K,COUNT[,t] ...\n");
+    std::fprintf(stderr, "usage: gemm_roofline M,N,K,COUNT[,n|t|a] ...\n");
     return 2;
   }
   double total = 0, flops = 0;
   for (int i = 1; i < argc; ++i) {
     Shape s{0, 0, 0, 0, 'n'};
-    if (std::sscanf(argv[i], "%ld,%ld,%ld,%ld,%c", &s.m, &s.n, &s.k, &s.count, &s.transb) < 4 ||
-        s.m <= 0 || s.n <= 0 || s.k <= 0 || s.count <= 0) {
-      std::fprintf(stderr, "gemm_roofline: bad shape '%s' (expected M,N,K,COUNT[,t])\n", argv[i]);
+    if (std::sscanf(argv[i], "%ld,%ld,%ld,%ld,%c", &s.m, &s.n, &s.k, &s.count, &s.layout) < 4 ||
+        s.m <= 0 || s.n <= 0 || s.k <= 0 || s.count <= 0 ||
+        (s.layout != 'n' && s.layout != 't' && s.layout != 'a')) {
+      std::fprintf(stderr, "gemm_roofline: bad shape '%s' (expected M,N,K,COUNT[,n|t|a])\n",
+                   argv[i]);
       return 2;
     }
     double t = timeGemm(s), f = 2.0 * s.m * s.n * s.k;
-    std::printf("shape m=%ld n=%ld k=%ld count=%ld ms=%.4f gflops=%.1f\n", s.m, s.n, s.k, s.count,
-                t * 1e3, f / t * 1e-9);
+    std::printf("shape m=%ld n=%ld k=%ld count=%ld layout=%c ms=%.4f gflops=%.1f\n", s.m, s.n,
+                s.k, s.count, s.layout, t * 1e3, f / t * 1e-9);
     total += t * double(s.count);
     flops += f * double(s.count);
   }

@@ -70,6 +70,26 @@ def gemm_shapes(spec, batch):
             f"{batch},{m['classes']},{c},1,t"]
 
 
+def train_gemm_shapes(spec, batch):
+    """The GEMMs of a training step: the forward ones and, for each, the backward pass's products.
+    A weight stored [N][K] (layout t: activations x W^T) gives dX = dY W (M,K,N) and
+    dW = dY^T X (N,K,M, layout a); a token-mixing weight applied from the left (layout n,
+    Y = W X) gives dX = W^T dY (K,N,M, layout a) and dW = dY X^T (M,K,N, layout t). The stem's
+    input is the image, which needs no gradient."""
+    shapes = []
+    for i, text in enumerate(gemm_shapes(spec, batch)):
+        m, n, k, count, *layout = text.split(",")
+        shapes.append(text)
+        if layout == ["t"]:
+            if i > 0:
+                shapes.append(f"{m},{k},{n},{count},n")
+            shapes.append(f"{n},{k},{m},{count},a")
+        else:
+            shapes.append(f"{k},{n},{m},{count},a")
+            shapes.append(f"{m},{k},{n},{count},t")
+    return shapes
+
+
 def depthwise_flops_per_image(spec):
     """ConvMixer's depthwise convolutions, which are not GEMMs (multiply-adds counted as 2)."""
     if spec["family"] != "conv_mixer":

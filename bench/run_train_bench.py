@@ -8,7 +8,10 @@ zero_grad, forward, cross-entropy, backward, AdamW foreach) run the way it runs 
 PyTorch 1.13 in its tuned environment (OpenMP OpenBLAS, jemalloc; PERFORMANCE.md) and PyTorch 2.x
 eager from the bench virtual environment. Runners take turns for --rounds rounds; each keeps its
 best round. Prints and writes (CSV) images/s, ms per step, mixerc's speed-up over the best peer
-and the train-step / forward ratio.
+and the train-step / forward ratio. Next to them, the practical roofline (gemm_roofline.cpp):
+oneDNN's sgemm on the step's own GEMMs, forward and backward (dX and dW products), with the
+depthwise convolutions charged at the FMA peak: the step as if every GEMM ran at oneDNN's speed
+and nothing else cost time, which bounds both the speed-up over a peer and train / forward.
 Usage: run_train_bench.py [--models mixer_fmnist:128 mixer_s16:8] [--seconds 10] [--rounds 2]
 Needs: tools/build.sh and tools/install-deps.sh --bench run first."""
 import argparse
@@ -22,7 +25,8 @@ BUILD = os.path.join(ROOT, "build")
 OUT = os.path.join(BUILD, "bench")
 BENCH_VENV = os.environ.get("MIXERC_BENCH_VENV", os.path.expanduser("~/.cache/mixerc/bench-venv"))
 sys.path.insert(0, os.path.dirname(__file__))
-from run_bench import field, run, write_csv  # noqa: E402
+from run_bench import (depthwise_flops_per_image, field, gemm_shapes, load_spec, run,  # noqa: E402
+                       train_gemm_shapes, write_csv)
 
 
 def training_spec(name):
@@ -56,6 +60,8 @@ def main():
                   "LD_LIBRARY_PATH": "/usr/lib/x86_64-linux-gnu/openblas-openmp",
                   "LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
                   "MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1", "OMP_NUM_THREADS": threads}
+    run(["gcc", "-O2", "-o", f"{OUT}/fma_peak", f"{ROOT}/bench/fma_peak.c", "-lpthread"])
+    run(["g++", "-O2", "-o", f"{OUT}/gemm_roofline", f"{ROOT}/bench/gemm_roofline.cpp", "-ldnnl"])
     rows = []
     for item in args.models:
         name, batch = item.split(":")
@@ -69,7 +75,19 @@ def main():
             if ips and ips > results.get(runner, 0):
                 results[runner] = ips
 
+        model = load_spec(spec)
+
+        def roofline(shapes, depthwise_passes):
+            """Images/s with the GEMMs at oneDNN's speed and the depthwise work at the FMA peak."""
+            peak = field(run([f"{OUT}/fma_peak", threads]), "gflops")
+            roof = run([f"{OUT}/gemm_roofline", *shapes], env={"OMP_NUM_THREADS": threads})
+            depthwise = int(batch) * depthwise_passes * depthwise_flops_per_image(model) / (peak * 1e9)
+            return int(batch) / (field(roof, "ms") * 1e-3 + depthwise)
+
         for _ in range(args.rounds):
+            # Forward: one pass over the depthwise work; training: forward, dX and dW.
+            keep("oneDNN roofline train step", roofline(train_gemm_shapes(model, int(batch)), 3))
+            keep("oneDNN roofline forward", roofline(gemm_shapes(model, int(batch)), 1))
             common = ["--batch", batch, "--threads", threads, "--seconds", str(int(args.seconds))]
             keep("mixerc train step", field(run([f"{BUILD}/compiler/mixerc", "bench", lib, "--train",
                                                  *common]), "images_per_s"))
@@ -88,15 +106,20 @@ def main():
         peers = {k: v for k, v in results.items() if "torch" in k}
         best = max(peers, key=peers.get) if peers else None
         mixerc = results["mixerc train step"]
+        roof_train, roof_forward = results["oneDNN roofline train step"], results["oneDNN roofline forward"]
         for runner, ips in results.items():
+            is_step = runner in ("mixerc train step", "oneDNN roofline train step") or "torch" in runner
             rows.append({"model": name, "batch": batch, "runner": runner,
                          "images_per_s": f"{ips:.2f}", "ms_per_step": f"{int(batch) / ips * 1e3:.1f}",
-                         "mixerc_train_speedup": f"{mixerc / ips:.3f}" if runner != "mixerc forward" else "",
+                         "mixerc_train_speedup": f"{mixerc / ips:.3f}" if is_step else "",
                          "train_over_forward": f"{results['mixerc forward'] / mixerc:.2f}",
+                         "roofline_train_over_forward": f"{roof_forward / roof_train:.2f}",
                          "best_peer": best or "", "host": host})
         print(f"{name} batch {batch}: " + " | ".join(f"{k} {v:.1f}" for k, v in results.items()) +
               f" img/s; mixerc / best peer ({best}) = {mixerc / peers[best]:.3f}; "
-              f"train step / forward = {results['mixerc forward'] / mixerc:.2f}")
+              f"train step / forward = {results['mixerc forward'] / mixerc:.2f}; at the roofline: "
+              f"{roof_train / peers[best]:.3f} over {best}, train / forward "
+              f"{roof_forward / roof_train:.2f}, mixerc's step at {mixerc / roof_train:.2f} of it")
     write_csv(args.out, rows)
     print("\n| model | batch | runner | images/s | ms/step | mixerc train speed-up |")
     print("|---|---|---|---|---|---|")
