@@ -11,7 +11,9 @@ best round. Prints and writes (CSV) images/s, ms per step, mixerc's speed-up ove
 and the train-step / forward ratio. Next to them, the practical roofline (gemm_roofline.cpp):
 oneDNN's sgemm on the step's own GEMMs, forward and backward (dX and dW products), with the
 depthwise convolutions charged at the FMA peak: the step as if every GEMM ran at oneDNN's speed
-and nothing else cost time, which bounds both the speed-up over a peer and train / forward.
+and nothing else cost time, which bounds both the speed-up over a peer and train / forward; and
+the FMA-peak floor, the same FLOPs at the measured f32 FMA peak (fma_peak.c), which no
+implementation beats.
 Usage: run_train_bench.py [--models mixer_fmnist:128 mixer_s16:8] [--seconds 10] [--rounds 2]
 Needs: tools/build.sh and tools/install-deps.sh --bench run first."""
 import argparse
@@ -78,16 +80,22 @@ def main():
         model = load_spec(spec)
 
         def roofline(shapes, depthwise_passes):
-            """Images/s with the GEMMs at oneDNN's speed and the depthwise work at the FMA peak."""
+            """Images/s with the GEMMs at oneDNN's speed and the depthwise work at the FMA peak,
+            and images/s with all of it at the FMA peak (the physical floor of the matrix work)."""
             peak = field(run([f"{OUT}/fma_peak", threads]), "gflops")
             roof = run([f"{OUT}/gemm_roofline", *shapes], env={"OMP_NUM_THREADS": threads})
             depthwise = int(batch) * depthwise_passes * depthwise_flops_per_image(model) / (peak * 1e9)
-            return int(batch) / (field(roof, "ms") * 1e-3 + depthwise)
+            flops = sum(2 * int(m) * int(n) * int(k) * int(count)
+                        for m, n, k, count, *_ in (s.split(",") for s in shapes))
+            return (int(batch) / (field(roof, "ms") * 1e-3 + depthwise),
+                    int(batch) / (flops / (peak * 1e9) + depthwise))
 
         for _ in range(args.rounds):
             # Forward: one pass over the depthwise work; training: forward, dX and dW.
-            keep("oneDNN roofline train step", roofline(train_gemm_shapes(model, int(batch)), 3))
-            keep("oneDNN roofline forward", roofline(gemm_shapes(model, int(batch)), 1))
+            onednn, floor = roofline(train_gemm_shapes(model, int(batch)), 3)
+            keep("oneDNN roofline train step", onednn)
+            keep("FMA-peak floor train step", floor)
+            keep("oneDNN roofline forward", roofline(gemm_shapes(model, int(batch)), 1)[0])
             common = ["--batch", batch, "--threads", threads, "--seconds", str(int(args.seconds))]
             keep("mixerc train step", field(run([f"{BUILD}/compiler/mixerc", "bench", lib, "--train",
                                                  *common]), "images_per_s"))
@@ -108,7 +116,7 @@ def main():
         mixerc = results["mixerc train step"]
         roof_train, roof_forward = results["oneDNN roofline train step"], results["oneDNN roofline forward"]
         for runner, ips in results.items():
-            is_step = runner in ("mixerc train step", "oneDNN roofline train step") or "torch" in runner
+            is_step = runner.endswith("train step")
             rows.append({"model": name, "batch": batch, "runner": runner,
                          "images_per_s": f"{ips:.2f}", "ms_per_step": f"{int(batch) / ips * 1e3:.1f}",
                          "mixerc_train_speedup": f"{mixerc / ips:.3f}" if is_step else "",

@@ -139,9 +139,12 @@ private:
                 guarded ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
         .split(m_, mo_, mi_, microRows, TailStrategy::ShiftInwards)
         .split(mo_, mb_, mo_, s.tiles_per_block, TailStrategy::GuardWithIf)
-        .split(ni_, nv_, ni_, s.vector)
-        .reorder(ni_, nv_, mi_, mo_, no_, mb_)
-        .vectorize(ni_)
+        .split(ni_, nv_, ni_, s.vector);
+    if (s.panels_inner)
+      stage.reorder(ni_, nv_, mi_, no_, mo_, mb_);
+    else
+      stage.reorder(ni_, nv_, mi_, mo_, no_, mb_);
+    stage.vectorize(ni_)
         .unroll(nv_)
         .unroll(mi_);
     // A shifted-inwards last column tile overlaps its neighbour; a column computed in two tiles
@@ -152,9 +155,12 @@ private:
     if ((ragged && !guarded) || s.panels_per_task == 0 || s.panels_per_task >= panels) {
       stage.rename(mb_, task_); // all column tiles are a serial loop inside each task
     } else {
-      stage.split(no_, nt_, no_, s.panels_per_task, TailStrategy::GuardWithIf)
-          .reorder(ni_, nv_, mi_, mo_, no_, nt_, mb_)
-          .fuse(nt_, mb_, task_);
+      stage.split(no_, nt_, no_, s.panels_per_task, TailStrategy::GuardWithIf);
+      if (s.panels_inner)
+        stage.reorder(ni_, nv_, mi_, no_, mo_, nt_, mb_);
+      else
+        stage.reorder(ni_, nv_, mi_, mo_, no_, nt_, mb_);
+      stage.fuse(nt_, mb_, task_);
     }
     if (batched())
       stage.fuse(task_, b_, task_);
@@ -173,7 +179,8 @@ private:
       scheduleTiles(out_.specialize(rows >= microRows), microRows);
       scheduleTiles(out_, 1);
     }
-    prod_.compute_at(out_, mo_)
+    // The accumulator lives in registers for one micro-tile: at the innermost tile loop.
+    prod_.compute_at(out_, s.panels_inner ? no_ : mo_)
         .split(n_, nv_, ni_, s.vector)
         .vectorize(ni_)
         .unroll(nv_)

@@ -17,6 +17,9 @@ struct GemmSchedule {
   int micro_rows = 6;       ///< micro-tile rows (accumulators: micro_rows x panel / vector)
   int tiles_per_block = 16; ///< micro-tiles of rows per parallel task
   int panels_per_task = 1;  ///< column panels per parallel task (0: all of them)
+  /// Each row tile sweeps the task's column panels before the next row tile (rather than each
+  /// panel all row tiles): epilogue operands read per output then stream along whole rows.
+  bool panels_inner = false;
   int k_unroll = 4;
 
   std::string str() const;

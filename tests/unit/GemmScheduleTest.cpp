@@ -1,0 +1,50 @@
+// The default GEMM schedule template's choices that the kernels' speed rests on (GemmSchedule.cpp).
+#include "schedule/GemmSchedule.h"
+
+#include <gtest/gtest.h>
+
+#include "lower/KernelPlan.h"
+
+namespace mixerc {
+namespace {
+
+KernelSignature dense(int64_t n, int64_t k, bool scale) {
+  KernelSignature sig;
+  sig.op = KernelOp::DenseChannels;
+  sig.n = n;
+  sig.k = k;
+  sig.rows_per_image = 49;
+  sig.panel = 64;
+  sig.bias = !scale;
+  sig.scale = scale;
+  return sig;
+}
+
+TEST(GemmSchedule, AvxFiveTwelveTileIsSixRowsOfFourVectors) {
+  const GemmSchedule s = defaultGemmSchedule(dense(512, 128, false), VectorMachine{16, 32});
+  EXPECT_EQ(s.panel, 64);
+  EXPECT_EQ(s.vector, 16);
+  EXPECT_EQ(s.micro_rows, 6);
+  EXPECT_EQ(s.panels_per_task, 1);
+  EXPECT_FALSE(s.panels_inner);
+}
+
+TEST(GemmSchedule, ScaledProductSweepsPanelsPerRowTileWhenBFitsInL2) {
+  // Fashion-MNIST's dx GEMM times the saved GELU derivative: B is 512 x 128 floats (256 KiB).
+  const GemmSchedule small = defaultGemmSchedule(dense(512, 128, true), VectorMachine{16, 32});
+  EXPECT_TRUE(small.panels_inner);
+  EXPECT_EQ(small.panels_per_task, 0);
+  // S/16's 2048 x 512 (4 MiB) would stream B once per row tile: panel-major as usual.
+  const GemmSchedule large = defaultGemmSchedule(dense(2048, 512, true), VectorMachine{16, 32});
+  EXPECT_FALSE(large.panels_inner);
+  EXPECT_EQ(large.panels_per_task, 1);
+}
+
+TEST(GemmSchedule, KUnrollDividesTheReduction) {
+  EXPECT_EQ(defaultGemmSchedule(dense(128, 49, false), VectorMachine{}).k_unroll, 1);
+  EXPECT_EQ(defaultGemmSchedule(dense(128, 98, false), VectorMachine{}).k_unroll, 2);
+  EXPECT_EQ(defaultGemmSchedule(dense(128, 512, false), VectorMachine{}).k_unroll, 4);
+}
+
+} // namespace
+} // namespace mixerc
