@@ -122,12 +122,16 @@ def main():
                          "mixerc_train_speedup": f"{mixerc / ips:.3f}" if is_step else "",
                          "train_over_forward": f"{results['mixerc forward'] / mixerc:.2f}",
                          "roofline_train_over_forward": f"{roof_forward / roof_train:.2f}",
+                         "roofline_train_over_mixerc_forward":
+                             f"{results['mixerc forward'] / roof_train:.2f}",
                          "best_peer": best or "", "host": host})
         print(f"{name} batch {batch}: " + " | ".join(f"{k} {v:.1f}" for k, v in results.items()) +
               f" img/s; mixerc / best peer ({best}) = {mixerc / peers[best]:.3f}; "
               f"train step / forward = {results['mixerc forward'] / mixerc:.2f}; at the roofline: "
               f"{roof_train / peers[best]:.3f} over {best}, train / forward "
-              f"{roof_forward / roof_train:.2f}, mixerc's step at {mixerc / roof_train:.2f} of it")
+              f"{roof_forward / roof_train:.2f} (against mixerc's forward "
+              f"{results['mixerc forward'] / roof_train:.2f}), mixerc's step at "
+              f"{mixerc / roof_train:.2f} of it")
     write_csv(args.out, rows)
     print("\n| model | batch | runner | images/s | ms/step | mixerc train speed-up |")
     print("|---|---|---|---|---|---|")
