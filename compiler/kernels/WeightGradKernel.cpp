@@ -30,7 +30,9 @@ constexpr int kRowSplits = 4;
 /// row splits, X staged per chunk and panel: 145-151 against 157-172); chunks of 32, 128 or 256
 /// rows, 2 x 12 or 3 x 8 tiles and 2 or 8 row splits were all slower on the Fashion-MNIST shapes.
 /// With the partial sums in registers (unclamped chunk index), again: a tile-major copy of D per
-/// chunk (the 512 x 128 result 179-189 against 186-204 GFLOP/s in the step).
+/// chunk (the 512 x 128 result 179-189 against 186-204 GFLOP/s in the step); for S/16's output
+/// blocks, X staged per chunk into a dense 64 x 64 buffer (176-177 against 181-185) and blocks of
+/// 32 tiles (180-185, no faster).
 constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 
 BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &target) {
