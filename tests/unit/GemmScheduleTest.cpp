@@ -40,6 +40,25 @@ TEST(GemmSchedule, ScaledProductSweepsPanelsPerRowTileWhenBFitsInL2) {
   EXPECT_EQ(large.panels_per_task, 1);
 }
 
+KernelSignature tokens(int64_t channels, int64_t outTokens, int64_t k) {
+  KernelSignature sig;
+  sig.op = KernelOp::DenseTokens;
+  sig.n = channels;
+  sig.m = outTokens;
+  sig.k = k;
+  return sig;
+}
+
+TEST(GemmSchedule, FortyNineTokensTakeSevenRowTiles) {
+  const GemmSchedule s = defaultGemmSchedule(tokens(128, 49, 64), VectorMachine{16, 32});
+  EXPECT_EQ(s.micro_rows, 7);
+  EXPECT_EQ(s.panel, 32);
+  // 196 tokens waste 2 rows in 6-row tiles: the 6 x 64 tile stays, as do 64 tokens and AVX2.
+  EXPECT_EQ(defaultGemmSchedule(tokens(512, 196, 256), VectorMachine{16, 32}).micro_rows, 6);
+  EXPECT_EQ(defaultGemmSchedule(tokens(128, 64, 49), VectorMachine{16, 32}).micro_rows, 6);
+  EXPECT_EQ(defaultGemmSchedule(tokens(128, 49, 64), VectorMachine{8, 16}).micro_rows, 6);
+}
+
 TEST(GemmSchedule, KUnrollDividesTheReduction) {
   EXPECT_EQ(defaultGemmSchedule(dense(128, 49, false), VectorMachine{}).k_unroll, 1);
   EXPECT_EQ(defaultGemmSchedule(dense(128, 98, false), VectorMachine{}).k_unroll, 2);
