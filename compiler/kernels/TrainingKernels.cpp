@@ -267,10 +267,11 @@ BuiltKernel buildPack(const KernelSignature &sig, const Target &target) {
         .unroll(ki);
     rowsOfW.compute_at(out, jo).vectorize(rowsOfW.args()[0]).unroll(rowsOfW.args()[1]);
   } else {
+    // A copy (the transposed form: panel rows are runs of W's rows): each task takes 64 whole rows
+    // of W, read in order, and writes their runs into every panel.
     out.split(kk, ko, ki, 64, TailStrategy::GuardWithIf)
-        .reorder(j, ki, ko, p)
-        .fuse(ko, p, task)
-        .parallel(task)
+        .reorder(j, p, ki, ko)
+        .parallel(ko)
         .vectorize(j, vector, TailStrategy::GuardWithIf);
   }
   return {Pipeline(out), {weight}};

@@ -135,22 +135,24 @@ int64_t Model::images_per_chunk(int64_t batch) const {
 }
 
 mixer_status Model::repack() {
-  for (int32_t i = 0; i < desc->num_packs; ++i) {
-    const PackDesc &pack = desc->packs[i];
-    const PanelShape s(pack, desc->params[pack.param]);
-    halide_dimension_t in[2] = {{0, int32_t(s.cols), 1, 0},
-                                {0, int32_t(s.rows), int32_t(s.cols), 0}};
-    halide_dimension_t out[3] = {{0, pack.panel, 1, 0},
-                                 {0, int32_t(s.k), pack.panel, 0},
-                                 {0, int32_t(s.panels), int32_t(s.k * pack.panel), 0}};
-    halide_buffer_t buffers[2] = {describe(params[size_t(pack.param)], kFloat32, in, 2),
-                                  describe(packed[size_t(i)].get(), kFloat32, out, 3)};
-    void *argv[2] = {&buffers[0], &buffers[1]};
-    if (mixer_status status =
-            call_kernel(*desc, pack.kernel, argv, desc->params[pack.param].name))
+  for (int32_t i = 0; i < desc->num_packs; ++i)
+    if (mixer_status status = repack(i))
       return status;
-  }
   return MIXER_OK;
+}
+
+mixer_status Model::repack(int32_t i) {
+  const PackDesc &pack = desc->packs[i];
+  const PanelShape s(pack, desc->params[pack.param]);
+  halide_dimension_t in[2] = {{0, int32_t(s.cols), 1, 0},
+                              {0, int32_t(s.rows), int32_t(s.cols), 0}};
+  halide_dimension_t out[3] = {{0, pack.panel, 1, 0},
+                               {0, int32_t(s.k), pack.panel, 0},
+                               {0, int32_t(s.panels), int32_t(s.k * pack.panel), 0}};
+  halide_buffer_t buffers[2] = {describe(params[size_t(pack.param)], kFloat32, in, 2),
+                                describe(packed[size_t(i)].get(), kFloat32, out, 3)};
+  void *argv[2] = {&buffers[0], &buffers[1]};
+  return call_kernel(*desc, pack.kernel, argv, desc->params[pack.param].name);
 }
 
 void Model::reset_optimizer_state() {

@@ -64,6 +64,8 @@ struct Model {
   int64_t images_per_chunk(int64_t batch) const;
   /// Rebuilds the packed weight panels from the parameters (the generated packing kernels).
   mixer_status repack();
+  /// Rebuilds the panels of pack `i` (desc->packs) alone.
+  mixer_status repack(int32_t i);
   void reset_optimizer_state();
 };
 

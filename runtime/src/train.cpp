@@ -1,11 +1,14 @@
 // NAME_train_step: the training step sequence (forward, softmax cross-entropy, backward) writes
-// every trainable parameter's gradient, then one fused optimizer kernel updates all parameters
-// and their state in place, and the packed weight copies are rebuilt.
+// every trainable parameter's gradient, then one fused optimizer kernel updates the parameters
+// and their state in place, run over consecutive ranges of the arena so that each packed weight
+// copy is rebuilt right after its weight is updated.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <vector>
 
 #include "error.h"
+#include "init.h"
 #include "mixer/model_api.h"
 #include "model.h"
 
@@ -56,35 +59,70 @@ mixer_status check_options(const ModelDesc &desc, const mixer_train_options &o) 
   return MIXER_OK;
 }
 
-/// One optimizer step over the trainable range of the arena, in place.
-mixer_status update_parameters(Model *model, const mixer_train_options &o) {
+/// One optimizer step over the trainable range of the arena, in place, with the packed panels
+/// rebuilt as it goes: the update runs over consecutive ranges of the arena, each ending with a
+/// packed weight, whose packing follows at once while the fresh weight is still in cache (after
+/// one update over the whole arena, which streams weights, gradients and moments through memory,
+/// the packing read every weight back from DRAM). Adds the time of each part to `seconds`.
+mixer_status update_and_repack(Model *model, const mixer_train_options &o, double seconds[2]) {
   const TrainDesc &train = *model->desc->train;
-  const int64_t n = model->trainable_floats;
   const int64_t step = model->optimizer_step + 1;
-  if (o.optimizer == MIXER_OPTIMIZER_ADAMW) {
-    // As torch.optim.AdamW computes its scalars (in double, then used as f32 by the kernels).
-    const double lr = o.learning_rate;
-    const double bc1 = 1.0 - std::pow(double(o.beta1), double(step));
-    const double bc2 = 1.0 - std::pow(double(o.beta2), double(step));
-    float hyper[7] = {float(1.0 - lr * double(o.weight_decay)),
-                      float(1.0 - double(o.beta1)),
-                      o.beta2,
-                      float(1.0 - double(o.beta2)),
-                      float(lr / bc1),
-                      float(std::sqrt(bc2)),
-                      o.eps};
-    void *p = model->arena.get(), *g = model->grads.get(), *m = model->moment1.get(),
-         *v = model->moment2.get();
-    if (mixer_status s = run_flat_kernel(model, train.adamw_kernel, {p, g, m, v, hyper, p, m, v},
-                                         {n, n, n, n, 7, n, n, n}))
+  const bool adamw = o.optimizer == MIXER_OPTIMIZER_ADAMW;
+  // As torch.optim.AdamW computes its scalars (in double, then used as f32 by the kernels).
+  const double lr = o.learning_rate;
+  const double bc1 = 1.0 - std::pow(double(o.beta1), double(step));
+  const double bc2 = 1.0 - std::pow(double(o.beta2), double(step));
+  float adamwHyper[7] = {float(1.0 - lr * double(o.weight_decay)),
+                         float(1.0 - double(o.beta1)),
+                         o.beta2,
+                         float(1.0 - double(o.beta2)),
+                         float(lr / bc1),
+                         float(std::sqrt(bc2)),
+                         o.eps};
+  float sgdHyper[3] = {o.learning_rate, o.momentum, o.weight_decay};
+  using Clock = std::chrono::steady_clock;
+  auto update = [&](int64_t begin, int64_t end) -> mixer_status {
+    if (begin >= end)
+      return MIXER_OK;
+    const auto start = Clock::now();
+    const int64_t n = end - begin;
+    float *p = model->arena.get() + begin, *g = model->grads.get() + begin,
+          *m = model->moment1.get() + begin;
+    mixer_status s;
+    if (adamw) {
+      float *v = model->moment2.get() + begin;
+      s = run_flat_kernel(model, train.adamw_kernel, {p, g, m, v, adamwHyper, p, m, v},
+                          {n, n, n, n, 7, n, n, n});
+    } else {
+      s = run_flat_kernel(model, train.sgd_kernel, {p, g, m, sgdHyper, p, m}, {n, n, n, 3, n, n});
+    }
+    seconds[0] += std::chrono::duration<double>(Clock::now() - start).count();
+    return s;
+  };
+  // Packs in the order of their weights in the arena; frozen weights (none yet) pack at the end.
+  const ModelDesc &desc = *model->desc;
+  std::vector<int32_t> order(size_t(desc.num_packs));
+  for (int32_t i = 0; i < desc.num_packs; ++i)
+    order[size_t(i)] = i;
+  auto weightEnd = [&](int32_t pack) {
+    const int32_t param = desc.packs[pack].param;
+    return model->offsets[size_t(param)] + element_count(desc.params[param]);
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int32_t a, int32_t b) { return weightEnd(a) < weightEnd(b); });
+  int64_t updated = 0;
+  for (int32_t pack : order) {
+    const int64_t end = std::min(weightEnd(pack), model->trainable_floats);
+    if (mixer_status s = update(updated, end))
       return s;
-  } else {
-    float hyper[3] = {o.learning_rate, o.momentum, o.weight_decay};
-    void *p = model->arena.get(), *g = model->grads.get(), *b = model->moment1.get();
-    if (mixer_status s =
-            run_flat_kernel(model, train.sgd_kernel, {p, g, b, hyper, p, b}, {n, n, n, 3, n, n}))
+    updated = std::max(updated, end);
+    const auto start = Clock::now();
+    if (mixer_status s = model->repack(pack))
       return s;
+    seconds[1] += std::chrono::duration<double>(Clock::now() - start).count();
   }
+  if (mixer_status s = update(updated, model->trainable_floats))
+    return s;
   model->optimizer_step = step;
   model->optimizer = o.optimizer;
   return MIXER_OK;
@@ -148,16 +186,12 @@ mixer_status run_train_step(Model *model, const float *images, const int32_t *la
   double total = 0;
   for (float l : model->losses)
     total += double(l);
-  auto start = std::chrono::steady_clock::now();
-  if (mixer_status s = update_parameters(model, o))
-    return s;
-  auto updated = std::chrono::steady_clock::now();
-  if (mixer_status s = model->repack())
+  double parts[2] = {0, 0};
+  if (mixer_status s = update_and_repack(model, o, parts))
     return s;
   if (seconds) {
-    seconds[train.num_steps] = std::chrono::duration<double>(updated - start).count();
-    seconds[train.num_steps + 1] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - updated).count();
+    seconds[train.num_steps] = parts[0];
+    seconds[train.num_steps + 1] = parts[1];
   }
   if (loss_out)
     *loss_out = float(total / double(batch));
