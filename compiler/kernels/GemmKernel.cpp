@@ -140,10 +140,18 @@ private:
         .split(m_, mo_, mi_, microRows, TailStrategy::ShiftInwards)
         .split(mo_, mb_, mo_, s.tiles_per_block, TailStrategy::GuardWithIf)
         .split(ni_, nv_, ni_, s.vector);
-    if (s.panels_inner)
-      stage.reorder(ni_, nv_, mi_, no_, mo_, mb_);
-    else
-      stage.reorder(ni_, nv_, mi_, mo_, no_, mb_);
+    // Inside a micro-tile, then the tile loops (row tiles within panels, or the reverse), then
+    // the task loops given.
+    auto orderTiles = [&](std::vector<VarOrRVar> outer) {
+      std::vector<VarOrRVar> order{ni_, nv_, mi_};
+      if (s.panels_inner)
+        order.insert(order.end(), {no_, mo_});
+      else
+        order.insert(order.end(), {mo_, no_});
+      order.insert(order.end(), outer.begin(), outer.end());
+      stage.reorder(order);
+    };
+    orderTiles({mb_});
     stage.vectorize(ni_)
         .unroll(nv_)
         .unroll(mi_);
@@ -156,10 +164,7 @@ private:
       stage.rename(mb_, task_); // all column tiles are a serial loop inside each task
     } else {
       stage.split(no_, nt_, no_, s.panels_per_task, TailStrategy::GuardWithIf);
-      if (s.panels_inner)
-        stage.reorder(ni_, nv_, mi_, no_, mo_, nt_, mb_);
-      else
-        stage.reorder(ni_, nv_, mi_, mo_, no_, nt_, mb_);
+      orderTiles({nt_, mb_});
       stage.fuse(nt_, mb_, task_);
     }
     if (batched())
