@@ -223,6 +223,13 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
     if (!model->grads || !model->moment1 || !model->moment2)
       return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: no memory for the optimizer state",
                   desc->name);
+    for (int32_t i = 0; i < desc->num_packs; ++i) {
+      const int32_t param = desc->packs[i].param;
+      const int64_t end = model->offsets[size_t(param)] + element_count(desc->params[param]);
+      model->packs_by_weight_end.push_back({i, std::min(end, model->trainable_floats)});
+    }
+    std::stable_sort(model->packs_by_weight_end.begin(), model->packs_by_weight_end.end(),
+                     [](const auto &a, const auto &b) { return a.second < b.second; });
   }
   halide_set_error_handler(capture_halide_error);
   if (opts->num_threads > 0)

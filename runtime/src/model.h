@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mixer/model_api.h"
@@ -57,6 +58,9 @@ struct Model {
   // Training state (libraries compiled with training = true).
   FloatArray grads;            ///< trainable_floats, laid out as arena
   FloatArray moment1, moment2; ///< AdamW's exp_avg and exp_avg_sq, or SGD's momentum (moment1)
+  /// Packs in the order their weights end in the arena, each with that end (clamped to the
+  /// trainable range): the optimizer updates up to it, then repacks (train.cpp).
+  std::vector<std::pair<int32_t, int64_t>> packs_by_weight_end;
   std::vector<float> losses;   ///< per-image loss of the last train step
   int64_t optimizer_step = 0;  ///< steps taken; 0: no state yet
   mixer_optimizer optimizer = MIXER_OPTIMIZER_ADAMW; ///< whose state moment1/2 hold

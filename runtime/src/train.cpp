@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "error.h"
-#include "init.h"
 #include "mixer/model_api.h"
 #include "model.h"
 
@@ -99,23 +98,11 @@ mixer_status update_and_repack(Model *model, const mixer_train_options &o, doubl
     seconds[0] += std::chrono::duration<double>(Clock::now() - start).count();
     return s;
   };
-  // Packs in the order of their weights in the arena; frozen weights (none yet) pack at the end.
-  const ModelDesc &desc = *model->desc;
-  std::vector<int32_t> order(size_t(desc.num_packs));
-  for (int32_t i = 0; i < desc.num_packs; ++i)
-    order[size_t(i)] = i;
-  auto weightEnd = [&](int32_t pack) {
-    const int32_t param = desc.packs[pack].param;
-    return model->offsets[size_t(param)] + element_count(desc.params[param]);
-  };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int32_t a, int32_t b) { return weightEnd(a) < weightEnd(b); });
   int64_t updated = 0;
-  for (int32_t pack : order) {
-    const int64_t end = std::min(weightEnd(pack), model->trainable_floats);
+  for (const auto &[pack, end] : model->packs_by_weight_end) {
     if (mixer_status s = update(updated, end))
       return s;
-    updated = std::max(updated, end);
+    updated = end; // ends ascend
     const auto start = Clock::now();
     if (mixer_status s = model->repack(pack))
       return s;
