@@ -84,7 +84,8 @@ def main():
             and images/s with all of it at the FMA peak (the physical floor of the matrix work)."""
             peak = field(run([f"{OUT}/fma_peak", threads]), "gflops")
             roof = run([f"{OUT}/gemm_roofline", *shapes], env={"OMP_NUM_THREADS": threads})
-            depthwise = int(batch) * depthwise_passes * depthwise_flops_per_image(model) / (peak * 1e9)
+            depthwise_flops = int(batch) * depthwise_passes * depthwise_flops_per_image(model)
+            depthwise = depthwise_flops / (peak * 1e9)
             flops = sum(2 * int(m) * int(n) * int(k) * int(count)
                         for m, n, k, count, *_ in (s.split(",") for s in shapes))
             return (int(batch) / (field(roof, "ms") * 1e-3 + depthwise),
@@ -114,7 +115,8 @@ def main():
         peers = {k: v for k, v in results.items() if "torch" in k}
         best = max(peers, key=peers.get) if peers else None
         mixerc = results["mixerc train step"]
-        roof_train, roof_forward = results["oneDNN roofline train step"], results["oneDNN roofline forward"]
+        roof_train = results["oneDNN roofline train step"]
+        roof_forward = results["oneDNN roofline forward"]
         for runner, ips in results.items():
             is_step = runner.endswith("train step")
             rows.append({"model": name, "batch": batch, "runner": runner,

@@ -1,7 +1,7 @@
 // The GEMM kernel family: dense layers along channels (activations x packed weights), along tokens
 // (weights x activations, batched) and the patch embedding (im2col x packed weights), each with a
-// fused epilogue (kernels/Epilogue.h) norm(act(acc + bias)) [+ residual] [x scale]. The algorithm is one
-// definition; the schedule is the register-blocked template of PERFORMANCE.md driven by a
+// fused epilogue (kernels/Epilogue.h) norm(act(acc + bias)) [+ residual] [x scale]. The algorithm
+// is one definition; the schedule is the register-blocked template of PERFORMANCE.md driven by a
 // GemmSchedule record.
 #include "kernels/Kernels.h"
 

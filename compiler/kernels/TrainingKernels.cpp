@@ -248,10 +248,10 @@ BuiltKernel buildPack(const KernelSignature &sig, const Target &target) {
   if (!sig.transposed && n % panel == 0 && panel % vector == 0 && k % vector == 0) {
     // A transpose (when no panel needs zero padding): square tiles of vector x vector, read as
     // rows of W (contiguous along k) into registers and written as panel rows, which Halide turns
-    // into shuffles instead of gathers. Each task takes a panel's k range of 16 tiles (or fewer, dividing k); within it a
-    // band of `vector` rows of W is read along k before the next band, so that W streams through
-    // a few prefetched rows at a time (S/16's 512 x 2048 at 12 GB/s in one-tile tasks over
-    // whole panels, 24-29 GB/s so; 128 or 512 deep chunks were no better on both shapes).
+    // into shuffles instead of gathers. Each task takes a panel's k range of 16 tiles (or fewer,
+    // dividing k); within it a band of `vector` rows of W is read along k before the next band,
+    // so that W streams through a few prefetched rows at a time (S/16's 512 x 2048 in isolation:
+    // 12 GB/s in one-tile tasks, 24-29 GB/s so; 128 or 512 deep chunks were no better).
     int chunk = 16 * vector; // a multiple of the tile dividing k, so that no tile is guarded
     while (k % chunk != 0)
       chunk /= 2;
@@ -267,8 +267,9 @@ BuiltKernel buildPack(const KernelSignature &sig, const Target &target) {
         .unroll(ki);
     rowsOfW.compute_at(out, jo).vectorize(rowsOfW.args()[0]).unroll(rowsOfW.args()[1]);
   } else {
-    // A copy (the transposed form: panel rows are runs of W's rows): each task takes 64 whole rows
-    // of W, read in order, and writes their runs into every panel.
+    // Each task takes 64 values of k across all panels. In the transposed form (mostly) a panel
+    // row is a run of one row of W, so a task reads 64 whole rows of W in order and writes their
+    // runs into every panel; a ragged untransposed weight (a 1000-class head) is gathered.
     out.split(kk, ko, ki, 64, TailStrategy::GuardWithIf)
         .reorder(j, p, ki, ko)
         .parallel(ko)
