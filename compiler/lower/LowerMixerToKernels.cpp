@@ -290,7 +290,7 @@ private:
       sig->norm_epsilon = op.getNormEpsilon().convertToDouble();
       for (Value v : op.getNorm())
         args->push_back(vectorParam(v));
-      markBuffers({op.getNorm()[2], op.getNorm()[3]}); // gamma, beta, mean, variance
+      markBuffers({op.getNorm()[2], op.getNorm()[3]}); // mean, variance (of gamma, beta, mean, var)
     }
     sig->residual = bool(op.getResidual());
     if (sig->residual)

@@ -74,10 +74,10 @@ private:
 
   /// PyTorch's default nn.Linear (the Scaling MLPs code keeps it): weight and bias both
   /// U(-1/sqrt(in), 1/sqrt(in)).
-  Value linear(const std::string &name, Value x, int64_t out, int64_t in) {
+  Value linear(const std::string &name, Value x, int64_t out, int64_t in, int64_t dim = 1) {
     Value w = param(name + ".weight", {out, in}, "uniform_fan_in");
     Value b = param(name + ".bias", {out}, "uniform_fan_in", std::nullopt, in);
-    return denseOp(name, x, w, b, /*dim=*/1);
+    return denseOp(name, x, w, b, dim);
   }
 
   Value denseOp(const std::string &name, Value x, Value w, Value b, int64_t dim) {
@@ -193,11 +193,8 @@ private:
   Value residualMlp(const std::string &norm, const std::string &mlp, Value x, int64_t dim,
                     int64_t hidden, int64_t width) {
     auto mixerDense = [&](const std::string &name, Value in, int64_t out, int64_t features) {
-      if (spec_.init == InitScheme::Pytorch) {
-        Value w = param(name + ".weight", {out, features}, "uniform_fan_in");
-        Value b = param(name + ".bias", {out}, "uniform_fan_in", std::nullopt, features);
-        return denseOp(name, in, w, b, dim);
-      }
+      if (spec_.init == InitScheme::Pytorch)
+        return linear(name, in, out, features, dim);
       return dense(name, in, dim, out, features, "xavier_uniform", "normal", 1e-6);
     };
     Value y = layerNorm(norm, x);
