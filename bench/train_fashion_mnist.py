@@ -121,7 +121,8 @@ def main():
             correct = sum((model(test_x[i:i + 1000]).argmax(1) == test_y[i:i + 1000]).sum().item()
                           for i in range(0, len(test_x), 1000))
         accuracy = 100.0 * correct / len(test_x)
-        line = (f"pytorch,{args.recipe} ({args.init} init),{epoch},{running / steps_per_epoch:.4f},{accuracy:.2f},"
+        line = (f"pytorch,{args.recipe} ({args.init} init),{epoch},"
+                f"{running / steps_per_epoch:.4f},{accuracy:.2f},"
                 f"{seconds:.1f},{len(train_x) / seconds:.0f}")
         print(line, flush=True)
         if args.csv:

@@ -41,8 +41,9 @@ int64_t gemmPanelWidth(int64_t n, const VectorMachine &machine) {
 // (K = 128) and 87 (tokens), more than the separate gelu_grad pass it saved; not kept. Kept
 // instead: the forward pass saves gelu'(a) (mixer.gelu_train) and the epilogue multiplies by it
 // (one load per element): S/16's dx GEMMs stay at 212-225 GFLOP/s, the Fashion-MNIST K = 128 one
-// falls from ~190 to ~165 (prefetching the multiplier 1, 2 or 4 tiles ahead did not help), and
-// the GELU passes of a step fall from 13.5 to 8 ms there.
+// falls from ~190 to ~165 (prefetching the multiplier 1, 2 or 4 tiles ahead did not help; the
+// panels-inner order below brought it back to 180-185), and the GELU passes of a step fall from
+// 13.5 to 8 ms there.
 GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorMachine &machine) {
   GemmSchedule s;
   s.panel = int(signature.panel ? signature.panel : gemmPanelWidth(signature.n, machine));
