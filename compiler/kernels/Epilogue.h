@@ -4,6 +4,7 @@
 #ifndef MIXERC_KERNELS_EPILOGUE_H
 #define MIXERC_KERNELS_EPILOGUE_H
 
+#include <utility>
 #include <vector>
 
 #include <Halide.h>
@@ -15,6 +16,9 @@ namespace mixerc {
 /// act(x) and act'(x) for the activations the kernels apply (GELU erf/tanh, ReLU).
 Halide::Expr activationValue(Activation activation, Halide::Expr x);
 Halide::Expr activationDerivative(Activation activation, Halide::Expr x);
+/// Both at once, sharing their transcendental part (a training forward pass saves both).
+std::pair<Halide::Expr, Halide::Expr> activationWithDerivative(Activation activation,
+                                                               Halide::Expr x);
 
 class Epilogue {
 public:
@@ -25,6 +29,8 @@ public:
 
   /// norm(act(value)) for output channel `channel`.
   Halide::Expr apply(Halide::Expr value, Halide::Expr channel) const;
+  /// norm(activated): the rest of the epilogue for a value whose activation the caller applied.
+  Halide::Expr normalize(Halide::Expr activated, Halide::Expr channel) const;
 
   /// The per-channel scale and shift are computed once per call, before the parallel loops.
   void schedule(const Halide::Target &target);

@@ -1,7 +1,8 @@
 // The GEMM kernel family: dense layers along channels (activations x packed weights), along tokens
 // (weights x activations, batched) and the patch embedding (im2col x packed weights), each with a
-// fused epilogue (kernels/Epilogue.h) norm(act(acc + bias)) [+ residual] [x scale]. The algorithm
-// is one definition; the schedule is the register-blocked template of PERFORMANCE.md driven by a
+// fused epilogue (kernels/Epilogue.h) norm(act(acc + bias)) [+ residual] [x scale], with
+// act'(acc + bias) as a second output in a training forward pass. The algorithm is one
+// definition; the schedule is the register-blocked template of PERFORMANCE.md driven by a
 // GemmSchedule record.
 #include "kernels/Kernels.h"
 
@@ -94,7 +95,15 @@ private:
     prod_(vars) = 0.0f;
     prod_(vars) += a(aArgs) * bmat(bArgs);
     epilogue_.emplace(sig_, n, &arguments_);
-    Expr value = epilogue_->apply(prod_(vars) + biasValue, n_);
+    Expr linear = prod_(vars) + biasValue;
+    Expr value, derivative;
+    if (sig_.derivative) {
+      auto [activated, slope] = activationWithDerivative(sig_.activation, linear);
+      value = epilogue_->normalize(activated, n_);
+      derivative = slope;
+    } else {
+      value = epilogue_->apply(linear, n_);
+    }
     if (sig_.residual) {
       ImageParam residual(Float(32), batched() ? 3 : 2, "residual");
       pinOutputLike(residual);
@@ -107,8 +116,18 @@ private:
       arguments_.push_back(*scale_);
       value = value * (*scale_)(vars);
     }
-    out_(vars) = value;
-    pinOutputLike(out_.output_buffer());
+    // A training forward GEMM also writes act'(linear), the multiplier of the backward pass; one
+    // Tuple lets the value and the derivative share their exp or tanh.
+    if (sig_.derivative)
+      out_(vars) = Tuple(value, derivative);
+    else
+      out_(vars) = value;
+    pinOutputLike(out_.output_buffers()[0]);
+    if (sig_.derivative) { // the second output shares the first one's mins and extents
+      OutputImageParam derivative = out_.output_buffers()[1];
+      for (int d = 0; d < derivative.dimensions(); ++d)
+        derivative.dim(d).set_stride(out_.output_buffers()[0].dim(d).stride());
+    }
   }
 
   std::vector<Var> outVars() const {
@@ -180,7 +199,7 @@ private:
     if (batched() || sig_.rows_per_image >= microRows) {
       scheduleTiles(out_, microRows);
     } else {
-      Expr rows = out_.output_buffer().dim(1).extent();
+      Expr rows = out_.output_buffers()[0].dim(1).extent();
       scheduleTiles(out_.specialize(rows >= microRows), microRows);
       scheduleTiles(out_, 1);
     }

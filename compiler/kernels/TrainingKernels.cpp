@@ -112,9 +112,9 @@ BuiltKernel buildElementwise(const KernelSignature &sig, const Target &target) {
   if (sig.op == KernelOp::Activation) {
     out(i) = activationValue(sig.activation, a(i));
   } else if (sig.op == KernelOp::ActivationTrain) {
-    // One Tuple: the value and the derivative share their erf or tanh.
-    out(i) = Tuple(activationValue(sig.activation, a(i)),
-                   activationDerivative(sig.activation, a(i)));
+    // One Tuple: the value and the derivative share their exp or tanh.
+    auto [value, derivative] = activationWithDerivative(sig.activation, a(i));
+    out(i) = Tuple(value, derivative);
   } else {
     ImageParam b = flatParam("b");
     arguments.push_back(b);

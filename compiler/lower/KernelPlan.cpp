@@ -17,9 +17,10 @@ const char *activationName(Activation a) {
 
 /// "relu+bn1e-05+residual": the epilogue part of a key.
 std::string epilogueName(const KernelSignature &s) {
-  return fmt::format("{}{}{}{}", activationName(s.activation),
+  return fmt::format("{}{}{}{}{}", activationName(s.activation),
                      s.norm ? fmt::format("+bn{:g}", s.norm_epsilon) : std::string(),
-                     s.residual ? "+residual" : "", s.scale ? "+scale" : "");
+                     s.residual ? "+residual" : "", s.scale ? "+scale" : "",
+                     s.derivative ? "+derivative" : "");
 }
 } // namespace
 

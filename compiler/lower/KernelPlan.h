@@ -64,6 +64,9 @@ struct KernelSignature {
   /// Backward GEMMs (DenseChannels, DenseTokens without bias): the result times a tensor shaped
   /// as the output, an activation's saved derivative.
   bool scale = false;
+  /// Forward GEMMs of a training step (DenseChannels, DenseTokens): a second output, the
+  /// activation's derivative at the pre-activation, which the backward pass multiplies by.
+  bool derivative = false;
   double epsilon = 0;  ///< LayerNorm, BatchNormTrain, BatchNormGrad
   double momentum = 0; ///< BatchNormTrain's running statistics
   /// PatchEmbed: the image; DepthwiseConv: n is the channels, the grid image_height x image_width.

@@ -371,7 +371,10 @@ private:
     auto input = shapeOf(op.getInput()), weight = shapeOf(op.getWeight());
     int64_t rank = int64_t(input.size()), dim = op.getDim();
     KernelSignature sig;
+    sig.derivative = bool(op.getDerivative());
     allocate(op.getResult());
+    if (sig.derivative)
+      allocate(op.getDerivative());
     std::vector<KernelArg> args;
     if (dim == rank - 1) { // channel mixing: rows x K times packed K x N
       sig.op = KernelOp::DenseChannels;
@@ -382,6 +385,8 @@ private:
       args = {rows(op.getInput()), packed(op.getWeight(), sig.panel), vectorParam(op.getBias())};
       addEpilogue(op, &sig, &args, &Lowering::rows);
       args.push_back(rows(op.getResult()));
+      if (sig.derivative)
+        args.push_back(rows(op.getDerivative()));
     } else if (dim == 1 && rank == 3) { // token mixing: W[M][K] times x[b] (K x C)
       sig.op = KernelOp::DenseTokens;
       sig.n = input[2];
@@ -392,6 +397,8 @@ private:
       args = {w, cube(op.getInput()), vectorParam(op.getBias())};
       addEpilogue(op, &sig, &args, &Lowering::cube);
       args.push_back(cube(op.getResult()));
+      if (sig.derivative)
+        args.push_back(cube(op.getDerivative()));
     } else {
       return op.emitOpError() << "dense along dim " << dim << " of a rank-" << rank
                               << " tensor has no kernel";

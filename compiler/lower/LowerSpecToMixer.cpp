@@ -81,8 +81,10 @@ private:
   }
 
   Value denseOp(const std::string &name, Value x, Value w, Value b, int64_t dim) {
-    return builder_.create<mixer::DenseOp>(at(name), unranked(), x, w, b, dim, noNorm(), Value(),
-                                           "none", APFloat(spec_.batch_norm_epsilon));
+    return builder_
+        .create<mixer::DenseOp>(at(name), unranked(), /*derivative=*/Type(), x, w, b, dim,
+                                noNorm(), Value(), "none", APFloat(spec_.batch_norm_epsilon))
+        .getResult();
   }
 
   Value geluOp(const std::string &name, Value x) {

@@ -2,8 +2,9 @@
 // produces their input (any EpilogueOpInterface op: dense, patch_embed, depthwise_conv2d). The
 // epilogue order is fixed, residual + norm(act(linear)), so each pattern only fires when the parts
 // after it are still empty: folding never reorders the computation. In a training function it also
-// folds the residual gradient sums into the layer-norm gradients and the activations' backward
-// multiplies into the transposed GEMMs that produce their gradient.
+// folds GELU's training form (value and derivative) into the dense layer that feeds it, the
+// residual gradient sums into the layer-norm gradients and the activations' backward multiplies
+// into the transposed GEMMs that produce their gradient.
 #include "mixer/MixerOps.h"
 #include "mixer/MixerPasses.h"
 
@@ -33,13 +34,18 @@ mixer::EpilogueOp soleProducer(Value v, const char **why) {
   return producer;
 }
 
+/// The epilogue's name for a GELU of this approximation.
+StringRef geluActivation(StringRef approximation) {
+  return approximation == "tanh" ? "gelu_tanh" : "gelu_erf";
+}
+
 /// act(producer(x)) -> producer(x) {activation = act}
 template <typename ActivationOp>
 struct FuseActivation : OpRewritePattern<ActivationOp> {
   using OpRewritePattern<ActivationOp>::OpRewritePattern;
 
   static StringRef fusedName(mixer::GeluOp gelu) {
-    return gelu.getApproximation() == "tanh" ? "gelu_tanh" : "gelu_erf";
+    return geluActivation(gelu.getApproximation());
   }
   static StringRef fusedName(mixer::ReluOp) { return "relu"; }
 
@@ -100,6 +106,31 @@ struct FuseResidual : OpRewritePattern<mixer::AddOp> {
   }
 };
 
+/// gelu_train(dense(x)) -> dense(x) {activation = gelu} that also returns the derivative: the
+/// training forward's activation and its saved derivative are computed in the GEMM's epilogue
+/// while the pre-activation is in registers, instead of in a pass that reads it back.
+struct FuseActivationTrain : OpRewritePattern<mixer::GeluTrainOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(mixer::GeluTrainOp gelu, PatternRewriter &rewriter) const override {
+    auto dense = gelu.getInput().getDefiningOp<mixer::DenseOp>();
+    if (!dense)
+      return rewriter.notifyMatchFailure(gelu, "input is not produced by mixer.dense");
+    if (!dense->hasOneUse())
+      return rewriter.notifyMatchFailure(gelu, "the dense layer's result has other uses");
+    if (dense.getActivation() != "none" || !dense.getNorm().empty() || dense.getResidual())
+      return rewriter.notifyMatchFailure(gelu, "the dense layer's epilogue is not empty");
+    Type type = gelu.getResult().getType();
+    auto fused = rewriter.create<mixer::DenseOp>(
+        dense.getLoc(), type, type, dense.getInput(), dense.getWeight(), dense.getBias(),
+        dense.getDimAttr(), ValueRange{}, Value(),
+        rewriter.getStringAttr(geluActivation(gelu.getApproximation())),
+        dense.getNormEpsilonAttr());
+    rewriter.replaceOp(gelu, fused->getResults());
+    rewriter.eraseOp(dense);
+    return success();
+  }
+};
+
 // --- the backward graph ------------------------------------------------------------------------
 
 /// binary(producer(...), v) or binary(v, producer(...)) -> producer(...) with v in its optional
@@ -139,7 +170,7 @@ struct FuseElementwisePass : mixer::impl::MixerFuseElementwiseBase<FuseElementwi
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseActivation<mixer::GeluOp>, FuseActivation<mixer::ReluOp>, FuseBatchNorm,
-                 FuseResidual, FuseGradSum, FuseGradScale>(&getContext());
+                 FuseResidual, FuseActivationTrain, FuseGradSum, FuseGradScale>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

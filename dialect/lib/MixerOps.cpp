@@ -24,20 +24,22 @@ namespace {
 
 RankedTensorType rankedOrNull(Value v) { return dyn_cast<RankedTensorType>(v.getType()); }
 
-/// Checks the declared result against the implied shape, once the result is ranked.
+/// Checks the declared results against the implied shape, once they are ranked (a shaped op's
+/// results all have its shape: dense's optional derivative is shaped as its result).
 LogicalResult checkResult(Operation *op, ArrayRef<int64_t> implied) {
-  auto result = rankedOrNull(op->getResult(0));
-  if (!result)
-    return success();
-  if (result.getShape() != implied)
-    return op->emitOpError() << "result has shape " << shapeString(result.getShape())
-                             << " but its operands imply " << shapeString(implied);
+  for (Value v : op->getResults()) {
+    auto result = rankedOrNull(v);
+    if (result && result.getShape() != implied)
+      return op->emitOpError() << "result has shape " << shapeString(result.getShape())
+                               << " but its operands imply " << shapeString(implied);
+  }
   return success();
 }
 
-/// Sets the result to the implied shape (inferShapes).
+/// Sets the results to the implied shape (inferShapes).
 void setResultShape(Operation *op, ArrayRef<int64_t> shape) {
-  op->getResult(0).setType(RankedTensorType::get(shape, Float32Type::get(op->getContext())));
+  for (Value v : op->getResults())
+    v.setType(RankedTensorType::get(shape, Float32Type::get(op->getContext())));
 }
 
 /// A rank-1 parameter of `expected` elements, or an error naming `what`.
@@ -222,6 +224,8 @@ static LogicalResult impliedShape(mixer::DenseOp op, SmallVectorImpl<int64_t> &s
     return failure();
   shape.assign(input.getShape().begin(), input.getShape().end());
   shape[dim] = weight.getDimSize(0);
+  if (op.getDerivative() && op.getActivation() == "none")
+    return op.emitOpError() << "returns an activation's derivative but has no activation";
   return checkEpilogue(op, shape);
 }
 

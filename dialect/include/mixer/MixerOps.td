@@ -137,6 +137,9 @@ def Mixer_DenseOp : Mixer_ShapedOp<"dense", [AttrSizedOperandSegments, EpilogueO
     Along the last dimension the weight may also be a 1x1 convolution's `[out, in, 1, 1]`: ConvMixer's
     pointwise convolution on a channels-last tensor. The fusion pass folds the following activation,
     BatchNorm and residual add into the epilogue (EpilogueOpInterface): `norm(act(y)) + residual`.
+    In a training function it also folds a following `mixer.gelu_train`: the op then returns, as
+    `derivative`, the activation's derivative at `y`, which the backward pass multiplies by; the
+    GEMM's epilogue computes both while `y` is in registers, instead of a pass over `y`.
 
     ```mlir
     %h = mixer.dense %x, %w1, %b1 {dim = 1 : i64, activation = "gelu_erf"}
@@ -144,11 +147,14 @@ def Mixer_DenseOp : Mixer_ShapedOp<"dense", [AttrSizedOperandSegments, EpilogueO
     %y = mixer.dense %h, %w2, %b2 residual %x {dim = 1 : i64}
         : (tensor<?x256x512xf32>, tensor<196x256xf32>, tensor<196xf32>, tensor<?x196x512xf32>)
           -> tensor<?x196x512xf32>
+    %g, %dg = mixer.dense %x, %w1, %b1 {dim = 2 : i64, activation = "gelu_erf"}
+        : (tensor<?x196x512xf32>, tensor<2048x512xf32>, tensor<2048xf32>)
+          -> (tensor<?x196x2048xf32>, tensor<?x196x2048xf32>)
     ```
   }];
   let arguments = !con((ins F32Tensor:$input, F32RankedTensor:$weight, F32RankedTensor:$bias,
                             I64Attr:$dim), EpilogueArguments);
-  let results = (outs F32Tensor:$result);
+  let results = (outs F32Tensor:$result, Optional<F32Tensor>:$derivative);
   let assemblyFormat = !strconcat("$input `,` $weight `,` $bias ", EpilogueFormat);
 }
 

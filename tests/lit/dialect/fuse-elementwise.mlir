@@ -1,4 +1,5 @@
-// Fusion folds GELU and the residual add into the dense ops; a dense with other uses is left alone.
+// Fusion folds GELU and the residual add into the dense ops (and, in a training function, GELU's
+// training form); a dense with other uses is left alone.
 // RUN: %mixer-opt %s --mixer-fuse-elementwise | FileCheck %s
 
 // CHECK-LABEL: func.func @mlp_block
@@ -94,4 +95,29 @@ func.func @grad_scale(%dy: tensor<?x4x16xf32>, %d: tensor<?x4x64xf32>) -> (tenso
   %b = mixer.mul %db, %d : (tensor<?x4x64xf32>, tensor<?x4x64xf32>) -> tensor<?x4x64xf32>
   // CHECK: return %[[A]], %[[C]], %[[B]]
   return %a, %b, %db : tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>
+}
+
+// In a training function GELU's training form folds into the dense layer that feeds it, which then
+// returns the derivative as well; not when the dense result has another use, nor when its epilogue
+// already holds something (here a residual).
+// CHECK-LABEL: func.func @gelu_train
+func.func @gelu_train(%x: tensor<?x4x16xf32>) -> (tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x16xf32>, tensor<?x4x16xf32>) {
+  %w = mixer.param "fc1.weight" {init = "xavier_uniform"} : tensor<64x16xf32>
+  %b = mixer.param "fc1.bias" {init = "zeros"} : tensor<64xf32>
+  // CHECK: %[[G:.*]], %[[D:.*]] = mixer.dense %arg0, %{{.*}}, %{{.*}} {activation = "gelu_tanh", dim = 2 : i64} : (tensor<?x4x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x4x64xf32>, tensor<?x4x64xf32>)
+  %h = mixer.dense %x, %w, %b {dim = 2 : i64} : (tensor<?x4x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x4x64xf32>
+  %g, %d = mixer.gelu_train %h {approximation = "tanh"} : (tensor<?x4x64xf32>) -> (tensor<?x4x64xf32>, tensor<?x4x64xf32>)
+  // CHECK: %[[H2:.*]] = mixer.dense %arg0, %{{.*}}, %{{.*}} {dim = 2 : i64} : (tensor<?x4x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x4x64xf32>
+  // CHECK-NEXT: %[[G2:.*]], %[[D2:.*]] = mixer.gelu_train %[[H2]]
+  %h2 = mixer.dense %x, %w, %b {dim = 2 : i64} : (tensor<?x4x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x4x64xf32>
+  %g2, %d2 = mixer.gelu_train %h2 : (tensor<?x4x64xf32>) -> (tensor<?x4x64xf32>, tensor<?x4x64xf32>)
+  %w3 = mixer.param "fc3.weight" {init = "xavier_uniform"} : tensor<16x16xf32>
+  %b3 = mixer.param "fc3.bias" {init = "zeros"} : tensor<16xf32>
+  // CHECK: %[[H3:.*]] = mixer.dense %arg0, %{{.*}}, %{{.*}} residual %arg0 {dim = 2 : i64} : {{.*}} -> tensor<?x4x16xf32>
+  // CHECK-NEXT: %[[G3:.*]], %[[D3:.*]] = mixer.gelu_train %[[H3]]
+  %h3 = mixer.dense %x, %w3, %b3 {dim = 2 : i64} : (tensor<?x4x16xf32>, tensor<16x16xf32>, tensor<16xf32>) -> tensor<?x4x16xf32>
+  %r3 = mixer.add %h3, %x : (tensor<?x4x16xf32>, tensor<?x4x16xf32>) -> tensor<?x4x16xf32>
+  %g3, %d3 = mixer.gelu_train %r3 : (tensor<?x4x16xf32>) -> (tensor<?x4x16xf32>, tensor<?x4x16xf32>)
+  // CHECK: return %[[G]], %[[D]], %[[G2]], %[[D2]], %[[H2]], %[[G3]], %[[D3]]
+  return %g, %d, %g2, %d2, %h2, %g3, %d3 : tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x16xf32>, tensor<?x4x16xf32>
 }

@@ -2,7 +2,8 @@
 // pool and head. Checks that every forward op gets its gradient rule in reverse order, that the
 // residual's two gradients are summed, that every parameter gets exactly one store_grad, and that
 // the GELU becomes its training form, which also returns its derivative for the backward pass, and
-// that fusion afterwards folds the backward multiply into the transposed GEMM.
+// that fusion afterwards folds that training form into the dense layer before it and the backward
+// multiply into the transposed GEMM.
 // RUN: %mixer-opt %s --mixer-generate-gradients | FileCheck %s
 // RUN: %mixer-opt %s --mixer-generate-gradients | grep -c mixer.store_grad | FileCheck %s --check-prefix=COUNT
 // RUN: %mixer-opt %s --mixer-generate-gradients --mixer-fuse-elementwise | FileCheck %s --check-prefix=FUSED
@@ -44,13 +45,14 @@
 // CHECK: mixer.bias_grad %[[DSUM]] {dim = 2 : i64}
 // CHECK: return %[[LOSS]] : tensor<?xf32>
 
-// Fusion folds the residual into fc2 in the training function too, but not fc1's GELU, whose
-// training form has two results. In the backward half the multiply by the GELU's derivative folds
-// into fc2's transposed GEMM and the residual's gradient sum into the layer-norm gradient.
+// Fusion folds the residual into fc2 in the training function too, and fc1's GELU, in its
+// training form, into fc1, which then also returns the derivative. In the backward half the
+// multiply by that derivative folds into fc2's transposed GEMM and the residual's gradient sum
+// into the layer-norm gradient.
 // FUSED-LABEL: func.func @tiny_train
-// FUSED: %[[H:.*]] = mixer.dense {{.*}} {dim = 1 : i64}
-// FUSED: %{{.*}}, %[[D:.*]] = mixer.gelu_train %[[H]]
-// FUSED: mixer.dense {{.*}} residual
+// FUSED: %[[A:.*]], %[[D:.*]] = mixer.dense {{.*}} {activation = "gelu_erf", dim = 1 : i64} : {{.*}} -> (tensor<?x6x8xf32>, tensor<?x6x8xf32>)
+// FUSED-NOT: mixer.gelu_train
+// FUSED: mixer.dense %[[A]], {{.*}} residual
 // FUSED: %[[DR:.*]] = mixer.global_avg_pool_grad
 // FUSED: mixer.dense_grad_input %[[DR]], %{{.*}}, %[[D]] {dim = 1 : i64}
 // FUSED-NOT: mixer.mul

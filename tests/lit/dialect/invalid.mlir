@@ -141,6 +141,22 @@ func.func @activation(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4x
 
 // -----
 
+func.func @derivative_without_activation(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{returns an activation's derivative but has no activation}}
+  %y, %d = mixer.dense %x, %w, %b {dim = 2 : i64} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> (tensor<?x16x4xf32>, tensor<?x16x4xf32>)
+  return
+}
+
+// -----
+
+func.func @derivative_shape(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{result has shape ?x16x5 but its operands imply ?x16x4}}
+  %y, %d = mixer.dense %x, %w, %b {dim = 2 : i64, activation = "gelu_erf"} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>) -> (tensor<?x16x4xf32>, tensor<?x16x5xf32>)
+  return
+}
+
+// -----
+
 func.func @residual(%x: tensor<?x16x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>) {
   // expected-error @+1 {{residual has shape ?x16x8 but the result is ?x16x4}}
   %y = mixer.dense %x, %w, %b residual %x {dim = 2 : i64} : (tensor<?x16x8xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<?x16x8xf32>) -> tensor<*xf32>

@@ -69,3 +69,11 @@ func.func @conv_mixer_block(%img: tensor<?x3x12x18xf32>) -> tensor<?x8xf32> {
   %p = mixer.global_avg_pool %y : (tensor<?x4x6x8xf32>) -> tensor<?x8xf32>
   return %p : tensor<?x8xf32>
 }
+
+// A training forward pass's dense layer that also returns its activation's derivative.
+// CHECK-LABEL: func.func @dense_derivative
+func.func @dense_derivative(%x: tensor<?x4x16xf32>, %w: tensor<64x16xf32>, %b: tensor<64xf32>) -> (tensor<?x4x64xf32>, tensor<?x4x64xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = mixer.dense %arg0, %arg1, %arg2 {activation = "gelu_erf", dim = 2 : i64} : (tensor<?x4x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x4x64xf32>, tensor<?x4x64xf32>)
+  %g, %d = mixer.dense %x, %w, %b {dim = 2 : i64, activation = "gelu_erf"} : (tensor<?x4x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x4x64xf32>, tensor<?x4x64xf32>)
+  return %g, %d : tensor<?x4x64xf32>, tensor<?x4x64xf32>
+}
