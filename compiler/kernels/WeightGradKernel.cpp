@@ -7,8 +7,9 @@
 // vector columns x rows of n) accumulates in registers and is added to a partial result. Small
 // results split the rows into ranges reduced in parallel; large ones give each task a block of
 // output tiles (see kSplitRowsBelowBytes). The patch embedding's X is its patches, staged per chunk.
-// Token weights: dW(k, m) = sum_{b,c} X(c, k, b) D(c, m, b) reduces along the contiguous channels,
-// so it is vectorised across the reduction (rfactor into vector lanes) with a 4 x 4 tile of (k, m).
+// Token weights: dW(k, m) = sum_{b,c} X(c, k, b) D(c, m, b) reduces along the contiguous channels;
+// one operand is transposed per image and channel chunk into L2, and the same register tile runs
+// over it, image ranges reduced in parallel.
 #include "kernels/Kernels.h"
 
 #include <algorithm>
@@ -160,50 +161,102 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
   return {Pipeline(out), arguments};
 }
 
+/// The token weight gradient's reduction per image is split into chunks of this many channels,
+/// so that a chunk of the transposed operand stays in L2 (S/16: 256 rows x 128 channels, 128 KiB).
+constexpr int kChannelChunk = 128;
+
 BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &target) {
-  // Tokens: input x(c, k, b), grad d(c, m, b); dW(k, m) = sum_{b,c} x(c, k, b) d(c, m, b).
+  // Tokens: input x(c, k, b), grad d(c, m, b); dW(k, m) = sum_{b,c} x(c, k, b) d(c, m, b), a
+  // GEMM whose reduction runs along the channels, which are contiguous in both operands. One
+  // operand (`wide`, rows along the tile's vector columns) is staged transposed per image and
+  // channel chunk, so the register tile is the channel weight gradient's: a panel of vector
+  // columns x `tileRows` rows of the other operand (`tall`, broadcast), accumulated over the
+  // chunk's channels. Images are split into ranges reduced in parallel, then summed.
+  // (Replaced on Zen 4: 4 x 4 (k, m) tiles vectorised across the channels, whose every tile
+  // streamed its rows of all images from L3: 95-106 GFLOP/s in the Fashion-MNIST step.)
   const int c = int(sig.n), m = int(sig.m), k = int(sig.k);
   const int lanes = target.natural_vector_size<float>();
+  const bool avx512 = target.has_feature(Target::AVX512);
   ImageParam input = cubeParam("input", c, k), grad = cubeParam("grad", c, m);
-  Var kk("k"), mm("m"), lane("lane");
-  Func out("out");
-  auto pinOutput = [&] {
-    out.output_buffer().dim(0).set_bounds(0, k).set_stride(1);
-    out.output_buffer().dim(1).set_bounds(0, m).set_stride(k);
+  auto roundUp = [](int x, int to) { return (x + to - 1) / to * to; };
+  auto panelOf = [&](int rows) {
+    return std::max(1, std::min(avx512 ? 4 : 2, (rows + lanes - 1) / lanes)) * lanes;
   };
-  if (c % lanes != 0) { // odd channel counts: a plain reduction
-    RDom r(0, c, 0, grad.dim(2).extent(), "r");
-    out(kk, mm) = 0.0f;
-    out(kk, mm) += input(r.x, kk, r.y) * grad(r.x, mm, r.y);
-    pinOutput();
-    out.parallel(mm);
-    out.update().parallel(mm);
-    return {Pipeline(out), {input, grad}};
-  }
-  // A 4 x 4 tile of (k, m) dot products accumulates in 16 vector registers across the channels
-  // (contiguous in both operands) and the batch; the lanes are summed once at the end. Tiles past
-  // k or m read clamped rows and are discarded. (Tried on Zen 4, not kept: 4 x 6, 6 x 4 and 3 x 8
-  // tiles; and reducing chunks of 4 images per tile in 8 parallel image ranges, so that each
-  // image is read once rather than once per tile: no faster, 82-98 GFLOP/s either way.)
-  constexpr int kTile = 4;
-  RDom r(0, c / lanes, 0, grad.dim(2).extent(), "r");
+  // Six-row tiles even over 49 tokens: seven rows' 28 accumulators spill (Zen 4, Fashion-MNIST
+  // shapes warm: 6 rows 170-181 GFLOP/s, 7 rows 154-166).
+  const int tileRows = avx512 ? 6 : 4;
+  // The wide operand is the assignment that computes fewer padded products; m on a tie.
+  auto padded = [&](int wide, int tall) {
+    return int64_t(roundUp(wide, panelOf(wide))) * roundUp(tall, tileRows);
+  };
+  const bool gradIsWide = padded(m, k) <= padded(k, m);
+  ImageParam wideParam = gradIsWide ? grad : input, tallParam = gradIsWide ? input : grad;
+  const int wide = gradIsWide ? m : k, tall = gradIsWide ? k : m;
+  const int panel = panelOf(wide);
+  const int chunk = std::min(c, kChannelChunk);
+  const int chunks = (c + chunk - 1) / chunk;
+
+  Var w("w"), t("t"), cc("cc"), b("b"), ch("ch"), split("split");
+  Expr images = grad.dim(2).extent();
+  // Reads past the last image (an empty split's), channel (a ragged chunk) or row (the tiles
+  // round both operands' rows up) are clamped into the buffers; those products are discarded
+  // (the images and channels by the reductions' predicates, the rows with the tile).
+  Expr image = min(b, images - 1);
+  auto channelAt = [&](Expr at) { return c % chunk == 0 ? at : min(at, c - 1); };
+  Expr wideRow = wide % panel == 0 ? Expr(w) : min(w, wide - 1);
+  Expr tallRow = tall % tileRows == 0 ? Expr(t) : min(t, tall - 1);
+
+  Func transposed("transposed");
+  transposed(w, cc, b, ch) = wideParam(channelAt(ch * chunk + cc), wideRow, image);
+  RDom rc(0, chunk, "rc");
+  Expr channel = ch * chunk + rc;
+  if (c % chunk != 0)
+    rc.where(channel < c);
+  Func partial("partial");
+  partial(w, t, b, ch) = 0.0f;
+  partial(w, t, b, ch) += transposed(w, rc, b, ch) * tallParam(channelAt(channel), tallRow, image);
+
+  Expr perSplit = (images + kRowSplits - 1) / kRowSplits;
+  RDom ri(0, perSplit, 0, chunks, "ri");
+  Expr img = split * perSplit + ri.x;
+  ri.where(img < images);
   Func acc("acc");
-  Expr ch = r.x * lanes + lane;
-  acc(lane, kk, mm) = 0.0f;
-  acc(lane, kk, mm) += input(ch, min(kk, k - 1), r.y) * grad(ch, min(mm, m - 1), r.y);
-  RDom l(0, lanes, "l");
+  acc(w, t, split) = 0.0f;
+  acc(w, t, split) += partial(w, t, img, ri.y);
+  RDom splits(0, kRowSplits, "splits");
+  Var kk("k"), mm("m");
+  Func out("out");
   out(kk, mm) = 0.0f;
-  out(kk, mm) += acc(l, kk, mm);
-  pinOutput();
-  Var ko("ko"), ki("ki"), mo("mo"), mi("mi");
-  out.update()
-      .split(kk, ko, ki, kTile, TailStrategy::GuardWithIf)
-      .split(mm, mo, mi, kTile, TailStrategy::GuardWithIf)
-      .reorder(l, ki, mi, ko, mo)
-      .parallel(mo);
-  acc.compute_at(out, ko).vectorize(lane).unroll(kk).unroll(mm);
-  acc.update().reorder(lane, kk, mm, r.x, r.y).vectorize(lane).unroll(kk).unroll(mm);
-  acc.bound_extent(kk, kTile).bound_extent(mm, kTile);
+  out(kk, mm) += gradIsWide ? acc(mm, kk, splits) : acc(kk, mm, splits);
+  out.output_buffer().dim(0).set_bounds(0, k).set_stride(1);
+  out.output_buffer().dim(1).set_bounds(0, m).set_stride(k);
+
+  out.vectorize(kk, lanes, TailStrategy::GuardWithIf);
+  out.update().reorder(kk, splits, mm).vectorize(kk, lanes, TailStrategy::GuardWithIf);
+  Var wo("wo"), wi("wi"), wv("wv"), to("to"), ti("ti"), pv("pv"), pi("pi");
+  acc.compute_root().vectorize(w, lanes, TailStrategy::GuardWithIf).parallel(split);
+  acc.update()
+      .split(w, wo, wi, panel, TailStrategy::GuardWithIf)
+      .split(t, to, ti, tileRows, TailStrategy::GuardWithIf)
+      .split(wi, wv, wi, lanes)
+      .reorder(wi, wv, ti, to, wo, ri.y, ri.x, split)
+      .parallel(split)
+      .vectorize(wi)
+      .unroll(wv)
+      .unroll(ti);
+  partial.compute_at(acc, to).split(w, pv, pi, lanes).vectorize(pi).unroll(pv).unroll(t);
+  partial.update()
+      .split(w, pv, pi, lanes)
+      .reorder(pi, pv, t, rc)
+      .vectorize(pi)
+      .unroll(pv)
+      .unroll(t);
+  // The transpose in lanes x lanes blocks: dense loads along the channels, shuffled in registers.
+  Var wb("wb"), cb("cb");
+  transposed.compute_at(acc, ri.y)
+      .tile(w, cc, wb, cb, lanes, lanes, TailStrategy::GuardWithIf)
+      .vectorize(cb)
+      .unroll(wb);
   return {Pipeline(out), {input, grad}};
 }
 
