@@ -262,7 +262,7 @@ BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &targe
 
 BuiltKernel buildBiasGrad(const KernelSignature &sig, const Target &target) {
   const int lanes = target.natural_vector_size<float>();
-  Var i("i"), lane("lane");
+  Var i("i");
   Func out("out");
   if (sig.op == KernelOp::BiasGradChannels) {
     const int n = int(sig.n);
@@ -274,19 +274,31 @@ BuiltKernel buildBiasGrad(const KernelSignature &sig, const Target &target) {
     scheduleColumnSum(out, i, r, lanes);
     return {Pipeline(out), {grad}};
   }
-  // Tokens: grad d(c, m, b); db(m).
+  // Tokens: grad d(c, m, b); db(m) = sum_c of the image sum s(c, m) = sum_b d(c, m, b). The
+  // image sum streams whole images, blocks of them in parallel (parallel over m, every task read
+  // one row of each image: Fashion-MNIST 18 GB/s against 35 for the channels' bias gradients).
   const int c = int(sig.n), m = int(sig.m);
   ImageParam grad = cubeParam("grad", c, m);
-  RDom r(0, c, 0, grad.dim(2).extent(), "r");
+  Var ch("c");
+  RDom images(0, grad.dim(2).extent(), "images");
+  Func imageSum("image_sum");
+  imageSum(ch, i) = 0.0f;
+  imageSum(ch, i) += grad(ch, i, images);
+  RDom channels(0, c, "channels");
   out(i) = 0.0f;
-  out(i) += grad(r.x, i, r.y);
+  out(i) += imageSum(channels, i);
   out.output_buffer().dim(0).set_bounds(0, m).set_stride(1);
-  if (c % lanes == 0) {
-    RVar co("co"), ci("ci");
-    Func lanesSum = out.update().split(r.x, co, ci, lanes).rfactor(ci, lane);
-    lanesSum.compute_root().vectorize(lane);
-    lanesSum.update().reorder(lane, co, r.y, i).vectorize(lane).parallel(i);
-  }
+  constexpr int kImagesPerBlock = 8;
+  RVar bo("bo"), bi("bi");
+  Var block("block");
+  Func partial = imageSum.update().split(images, bo, bi, kImagesPerBlock).rfactor(bo, block);
+  partial.compute_root().vectorize(ch, lanes, TailStrategy::GuardWithIf).parallel(block);
+  partial.update()
+      .reorder(ch, i, bi, block)
+      .vectorize(ch, lanes, TailStrategy::GuardWithIf)
+      .parallel(block);
+  imageSum.compute_root().vectorize(ch, lanes, TailStrategy::GuardWithIf);
+  imageSum.update().vectorize(ch, lanes, TailStrategy::GuardWithIf);
   return {Pipeline(out), {grad}};
 }
 
