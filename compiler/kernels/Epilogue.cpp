@@ -56,12 +56,27 @@ Expr activationDerivative(Activation activation, Expr x) {
   return 1.0f;
 }
 
+namespace {
+/// e^y for y <= 0 to 4.3e-7 relative (Halide's exp: 3.2e-7), for 30% fewer cycles: no overflow,
+/// NaN or infinity handling. 2^k (k = round(y log2 e)) times a degree-6 polynomial in
+/// r = y - k ln 2 (Cody-Waite: ln 2 in two parts); below e^-87 the result stays at e^-87.
+Expr expNonPositive(Expr y) {
+  y = max(y, -87.0f);
+  Expr k = round(y * 1.4426950408889634f);
+  Expr r = y - k * 0.693145751953125f - k * 1.428606765330187e-06f;
+  Expr p = 1.0f / 720.0f;
+  for (float c : {1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f})
+    p = p * r + c;
+  return p * reinterpret(Float(32), (cast<int32_t>(k) + 127) << 23);
+}
+} // namespace
+
 std::pair<Expr, Expr> activationWithDerivative(Activation activation, Expr x) {
   if (activation != Activation::GeluErf)
     return {activationValue(activation, x), activationDerivative(activation, x)};
   // Phi(x) = (1 + erf(x / sqrt2)) / 2 by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), whose
   // exp(-z^2) is exp(-x^2 / 2), the derivative's phi(x) up to a constant: one exp serves both,
-  // where Halide's erf and a separate exp cost 55 cycles per vector on Zen 4 (38 this way).
+  // where Halide's erf and a separate exp cost 55 cycles per vector on Zen 4 (34 this way).
   // q = 1 - erf(|z|) over 2 is Phi(x) for x < 0 and 1 - Phi(x) otherwise, computed without
   // cancellation in the tail.
   Expr z = abs(x) * float(M_SQRT1_2);
@@ -69,7 +84,7 @@ std::pair<Expr, Expr> activationWithDerivative(Activation activation, Expr x) {
   Expr poly =
       t * (0.254829592f +
            t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  Expr gauss = exp(-0.5f * x * x);
+  Expr gauss = expNonPositive(-0.5f * x * x);
   Expr q = 0.5f * poly * gauss;
   Expr phi = select(x >= 0.0f, 1.0f - q, q);
   return {x * phi, phi + x * gauss * 0.3989422804014327f};
