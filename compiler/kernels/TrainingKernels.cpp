@@ -76,30 +76,38 @@ BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target)
   return {Pipeline(out), arguments};
 }
 
-// dgamma = sum_rows dy * xhat, dbeta = sum_rows dy: row statistics first (parallel over rows),
-// then column sums vectorised along the row.
+// dgamma = sum_rows dy * xhat, dbeta = sum_rows dy: one Tuple reduction over blocks of rows in
+// parallel, each block's row statistics computed just before its column sums, so that the block's
+// input comes from memory once and then from cache. (Statistics of all rows first, then separate
+// sums for dgamma and dbeta, read the input twice and dy twice: Fashion-MNIST 1.7 ms per step.)
 BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &target) {
   const int width = int(sig.n), lanes = target.natural_vector_size<float>();
   ImageParam input = rowsParam("input", width), grad = rowsParam("grad", width);
   RowStats stats(input, width, sig.epsilon);
   Var c("c"), row("row");
   RDom r(0, grad.dim(1).extent(), "r");
-  Func gammaGrad("gamma_grad"), betaGrad("beta_grad"), rowStats("row_stats");
+  Func rowStats("row_stats"), sums("param_grads");
   rowStats(row) = {stats.mean(row), stats.rstd(row)};
-  gammaGrad(c) = 0.0f;
-  gammaGrad(c) += grad(c, r) * (input(c, r) - rowStats(r)[0]) * rowStats(r)[1];
-  betaGrad(c) = 0.0f;
-  betaGrad(c) += grad(c, r);
-  for (Func f : {gammaGrad, betaGrad}) {
-    pinDim(f.output_buffer(), 0, width, 1);
-    scheduleColumnSum(f, c, r, lanes);
-  }
-  // The statistics of every row first, parallel over blocks of rows.
-  rowStats.compute_root();
-  Var ro("ro"), ri("ri");
-  rowStats.split(row, ro, ri, 64, TailStrategy::GuardWithIf).parallel(ro);
-  stats.computeAt(rowStats, ri, lanes);
-  return {Pipeline({gammaGrad, betaGrad}), {input, grad}};
+  Expr dy = grad(c, r), xhat = (input(c, r) - rowStats(r)[0]) * rowStats(r)[1];
+  sums(c) = {0.0f, 0.0f};
+  sums(c) = {sums(c)[0] + dy * xhat, sums(c)[1] + dy};
+  for (OutputImageParam out : sums.output_buffers())
+    out.dim(0).set_stride(1);
+  pinDim(sums.output_buffers()[0], 0, width, 1);
+  constexpr int kRowsPerBlock = 64;
+  RVar ro("ro"), ri("ri");
+  Var block("block");
+  Func partial = sums.update().split(r.x, ro, ri, kRowsPerBlock).rfactor(ro, block);
+  sums.vectorize(c, lanes, TailStrategy::GuardWithIf);
+  sums.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
+  partial.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf).parallel(block);
+  partial.update()
+      .reorder(c, ri, block)
+      .vectorize(c, lanes, TailStrategy::GuardWithIf)
+      .parallel(block);
+  rowStats.compute_at(partial, block);
+  stats.computeAt(rowStats, row, lanes);
+  return {Pipeline(sums), {input, grad}};
 }
 
 /// Elementwise over flat buffers: act(x); act(x) and act'(x); dy * act'(x); a + b; a * b.
