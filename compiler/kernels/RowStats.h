@@ -18,6 +18,9 @@ inline void vectoriseRowSum(Halide::Func sum, Halide::RDom r, int width, int lan
   Halide::RVar outer("outer"), inner("inner");
   Halide::Var lane("lane");
   Halide::Func partial = sum.update().split(r.x, outer, inner, lanes).rfactor(inner, lane);
+  // rfactor appends `lane` as the outermost dimension; stored innermost, the lanes of a row stay
+  // one dense vector when the sums of several rows are computed together.
+  partial.reorder_storage(lane, sum.args()[0]);
   partial.compute_at(at, where).vectorize(lane).update().vectorize(lane);
   // The lanes are then added as one horizontal vector reduction, not one scalar add each.
   sum.update().atomic().vectorize(inner);

@@ -39,6 +39,9 @@ void pinRowsOutput(Func f, int64_t width) {
   pinDim(f.output_buffer(), 1, 0, width);
 }
 
+/// Rows per parallel block of the layer-norm parameter gradients' column sums.
+constexpr int kRowsPerBlock = 64;
+
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = gamma * dy.
 BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target) {
   const int width = int(sig.n), lanes = target.natural_vector_size<float>();
@@ -64,16 +67,43 @@ BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target)
   }
   out(c, row) = dx;
   pinRowsOutput(out, width);
-  Var ro("ro"), ri("ri");
-  out.split(row, ro, ri, 8, TailStrategy::GuardWithIf)
+  // Tasks of 8 rows; with the parameter gradients, of the blocks of rows whose column sums they
+  // also compute (the loop is named for them: compute_with fuses loops of the same name).
+  const int rowsPerTask = sig.param_grads ? kRowsPerBlock : 8;
+  Var ro(sig.param_grads ? "block" : "ro"), ri("ri");
+  out.split(row, ro, ri, rowsPerTask, TailStrategy::GuardWithIf)
       .parallel(ro)
       .vectorize(c, lanes, TailStrategy::GuardWithIf);
-  stats.computeAt(out, ri, lanes);
+  stats.computeAt(out, sig.param_grads ? ro : ri, lanes);
   g.compute_at(out, ri).vectorize(c, lanes, TailStrategy::GuardWithIf);
   xhat.compute_at(out, ri).vectorize(c, lanes, TailStrategy::GuardWithIf);
   vectoriseRowSum(gSum, r, width, lanes, out, ri);
   vectoriseRowSum(gxSum, r, width, lanes, out, ri);
-  return {Pipeline(out), arguments};
+  if (!sig.param_grads)
+    return {Pipeline(out), arguments};
+  // dgamma = sum_rows dy * xhat and dbeta = sum_rows dy, per block of rows in the same loop
+  // iteration as the block's dx (compute_with), sharing its row statistics and reading its input
+  // and dy again from cache: the separate kernel's pass over both goes (in isolation, dx alone
+  // 0.230 ms and dx with the sums 0.225 ms for Fashion-MNIST's 6272 x 128).
+  RDom rows(0, grad.dim(1).extent(), "rows");
+  Expr dy = grad(c, rows), xhatAt = (input(c, rows) - stats.mean(rows)) * stats.rstd(rows);
+  Func sums("param_grads");
+  sums(c) = {0.0f, 0.0f};
+  sums(c) = {sums(c)[0] + dy * xhatAt, sums(c)[1] + dy};
+  for (OutputImageParam buffer : sums.output_buffers())
+    buffer.dim(0).set_stride(1);
+  pinDim(sums.output_buffers()[0], 0, width, 1);
+  RVar blockRows("block_rows"), rowInBlock("row_in_block");
+  Func partial = sums.update().split(rows, blockRows, rowInBlock, rowsPerTask).rfactor(blockRows, ro);
+  sums.vectorize(c, lanes, TailStrategy::GuardWithIf);
+  sums.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
+  partial.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf).parallel(ro);
+  partial.update()
+      .reorder(c, rowInBlock, ro)
+      .vectorize(c, lanes, TailStrategy::GuardWithIf)
+      .parallel(ro)
+      .compute_with(out, ro);
+  return {Pipeline({out, sums}), arguments};
 }
 
 // dgamma = sum_rows dy * xhat, dbeta = sum_rows dy: one Tuple reduction over blocks of rows in
@@ -94,7 +124,6 @@ BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &ta
   for (OutputImageParam out : sums.output_buffers())
     out.dim(0).set_stride(1);
   pinDim(sums.output_buffers()[0], 0, width, 1);
-  constexpr int kRowsPerBlock = 64;
   RVar ro("ro"), ri("ri");
   Var block("block");
   Func partial = sums.update().split(r.x, ro, ri, kRowsPerBlock).rfactor(ro, block);

@@ -83,7 +83,8 @@ std::string KernelSignature::key() const {
                        image_width, patch, n);
   case KernelOp::LayerNormGrad:
   case KernelOp::LayerNormParamGrad:
-    return fmt::format("{}/c{}/eps{:g}{}/f32", opName(), n, epsilon, residual ? "/residual" : "");
+    return fmt::format("{}/c{}/eps{:g}{}{}/f32", opName(), n, epsilon, residual ? "/residual" : "",
+                       param_grads ? "/params" : "");
   case KernelOp::Activation:
   case KernelOp::ActivationTrain:
   case KernelOp::ActivationGrad:

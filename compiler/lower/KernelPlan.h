@@ -67,6 +67,8 @@ struct KernelSignature {
   /// Forward GEMMs of a training step (DenseChannels, DenseTokens): a second output, the
   /// activation's derivative at the pre-activation, which the backward pass multiplies by.
   bool derivative = false;
+  /// LayerNormGrad: also the gamma and beta gradients (two more outputs) in the same pass.
+  bool param_grads = false;
   double epsilon = 0;  ///< LayerNorm, BatchNormTrain, BatchNormGrad
   double momentum = 0; ///< BatchNormTrain's running statistics
   /// PatchEmbed: the image; DepthwiseConv: n is the channels, the grid image_height x image_width.

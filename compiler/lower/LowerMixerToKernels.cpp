@@ -532,6 +532,9 @@ private:
       args.push_back(rows(r));
     }
     args.push_back(rows(op.getResult()));
+    sig.param_grads = !op.getParamGrads().empty();
+    for (Value paramGrad : op.getParamGrads()) // gamma's, then beta's
+      args.push_back(matrix(paramGrad, 1, sig.n));
     return addStep(op, sig, std::move(args));
   }
 

@@ -3,8 +3,8 @@
 // epilogue order is fixed, residual + norm(act(linear)), so each pattern only fires when the parts
 // after it are still empty: folding never reorders the computation. In a training function it also
 // folds GELU's training form (value and derivative) into the dense layer that feeds it, the
-// residual gradient sums into the layer-norm gradients and the activations' backward multiplies
-// into the transposed GEMMs that produce their gradient.
+// residual gradient sums and the parameter gradients into the layer-norm gradients, and the
+// activations' backward multiplies into the transposed GEMMs that produce their gradient.
 #include "mixer/MixerOps.h"
 #include "mixer/MixerPasses.h"
 
@@ -135,7 +135,9 @@ struct FuseActivationTrain : OpRewritePattern<mixer::GeluTrainOp> {
 
 /// binary(producer(...), v) or binary(v, producer(...)) -> producer(...) with v in its optional
 /// operand `Slot`, when the producer's result has no other use and the slot is empty: the
-/// elementwise op runs in the producer's own pass.
+/// elementwise op runs in the producer's own pass. The producer moves down to the binary op when
+/// v is defined after it, unless it has other results (a layer-norm gradient's parameter
+/// gradients), whose uses may come before.
 template <typename BinaryOp, typename Producer, MutableOperandRange (Producer::*Slot)()>
 struct FoldIntoGradProducer : OpRewritePattern<BinaryOp> {
   using OpRewritePattern<BinaryOp>::OpRewritePattern;
@@ -143,11 +145,17 @@ struct FoldIntoGradProducer : OpRewritePattern<BinaryOp> {
     for (auto [mine, other] : {std::pair{op.getLhs(), op.getRhs()},
                                std::pair{op.getRhs(), op.getLhs()}}) {
       auto producer = mine.template getDefiningOp<Producer>();
-      if (!producer || !producer->hasOneUse() || (producer.*Slot)().size() != 0 ||
-          producer.getType() != other.getType())
+      if (!producer || !producer.getResult().hasOneUse() || (producer.*Slot)().size() != 0 ||
+          producer.getResult().getType() != other.getType())
+        continue;
+      Operation *def = other.getDefiningOp();
+      bool definedBefore = !def || (def->getBlock() == producer->getBlock() &&
+                                    def->isBeforeInBlock(producer));
+      if (!definedBefore && producer->getNumResults() > 1)
         continue;
       rewriter.modifyOpInPlace(producer, [&] { (producer.*Slot)().assign(other); });
-      rewriter.moveOpBefore(producer, op);
+      if (!definedBefore)
+        rewriter.moveOpBefore(producer, op);
       rewriter.replaceOp(op, producer.getResult());
       return success();
     }
@@ -166,11 +174,58 @@ using FuseGradSum = FoldIntoGradProducer<mixer::AddOp, mixer::LayerNormGradOp,
 using FuseGradScale = FoldIntoGradProducer<mixer::MulOp, mixer::DenseGradInputOp,
                                            &mixer::DenseGradInputOp::getScaleMutable>;
 
+/// layer_norm_param_grad(x, dy) next to a layer_norm_grad(x, gamma, dy) of the same x, dy and
+/// epsilon -> one layer_norm_grad that also returns the parameter gradients: one pass over x and
+/// dy instead of two. The fused op takes the earlier op's place, where the later one's operands
+/// must already be defined (a residual summed in may come later).
+struct FuseLayerNormParamGrad : OpRewritePattern<mixer::LayerNormParamGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(mixer::LayerNormParamGradOp params,
+                                PatternRewriter &rewriter) const override {
+    // The earlier of the two ops, where the fused one goes, or null if the later one's operands
+    // are not all defined there.
+    auto placeFor = [&](mixer::LayerNormGradOp grad) -> Operation * {
+      Operation *earlier = grad->isBeforeInBlock(params) ? grad.getOperation() : params;
+      Operation *later = earlier == params ? grad.getOperation() : params.getOperation();
+      for (Value operand : later->getOperands())
+        if (Operation *def = operand.getDefiningOp(); def && !def->isBeforeInBlock(earlier))
+          return nullptr;
+      return earlier;
+    };
+    mixer::LayerNormGradOp grad;
+    Operation *earlier = nullptr;
+    for (Operation *user : params.getInput().getUsers()) {
+      auto candidate = dyn_cast<mixer::LayerNormGradOp>(user);
+      if (candidate && candidate.getInput() == params.getInput() &&
+          candidate.getGrad() == params.getGrad() &&
+          candidate.getEpsilon() == params.getEpsilon() && candidate.getParamGrads().empty() &&
+          candidate->getBlock() == params->getBlock() && (earlier = placeFor(candidate))) {
+        grad = candidate;
+        break;
+      }
+    }
+    if (!grad)
+      return rewriter.notifyMatchFailure(
+          params, "no layer_norm_grad of the same input, grad and epsilon whose operands are all "
+                  "defined before the earlier of the two");
+    rewriter.setInsertionPoint(earlier);
+    auto fused = rewriter.create<mixer::LayerNormGradOp>(
+        grad.getLoc(), grad.getResult().getType(),
+        TypeRange{params.getGammaGrad().getType(), params.getBetaGrad().getType()},
+        grad.getInput(), grad.getGamma(), grad.getGrad(), grad.getEpsilonAttr(),
+        grad.getResidual());
+    rewriter.replaceOp(grad, fused.getResult());
+    rewriter.replaceOp(params, fused.getParamGrads());
+    return success();
+  }
+};
+
 struct FuseElementwisePass : mixer::impl::MixerFuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseActivation<mixer::GeluOp>, FuseActivation<mixer::ReluOp>, FuseBatchNorm,
-                 FuseResidual, FuseActivationTrain, FuseGradSum, FuseGradScale>(&getContext());
+                 FuseResidual, FuseActivationTrain, FuseGradSum, FuseGradScale,
+                 FuseLayerNormParamGrad>(&getContext());
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -166,8 +166,10 @@ private:
           auto eps = norm.getEpsilonAttr();
           if (needsGrad_.contains(x))
             accumulate(x,
-                       builder_.create<mixer::LayerNormGradOp>(loc, x.getType(), x,
-                                                               norm.getGamma(), dy, eps, Value()),
+                       builder_
+                           .create<mixer::LayerNormGradOp>(loc, x.getType(), TypeRange{}, x,
+                                                           norm.getGamma(), dy, eps, Value())
+                           .getResult(),
                        loc);
           auto params = builder_.create<mixer::LayerNormParamGradOp>(
               loc, TypeRange{norm.getGamma().getType(), norm.getBeta().getType()}, x, dy, eps);

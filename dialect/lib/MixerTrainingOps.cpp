@@ -106,6 +106,14 @@ LogicalResult mixer::LayerNormGradOp::verify() {
     return failure();
   if (getResidual() && failed(expectShape(*this, getResidual(), shapeOf(getInput()), "residual")))
     return failure();
+  if (!getParamGrads().empty()) {
+    if (getParamGrads().size() != 2)
+      return emitOpError() << "returns " << getParamGrads().size()
+                           << " parameter gradients (expected none, or gamma's and beta's)";
+    if (failed(expectShape(*this, getParamGrads()[0], {channels}, "gamma_grad")) ||
+        failed(expectShape(*this, getParamGrads()[1], {channels}, "beta_grad")))
+      return failure();
+  }
   return expectShape(*this, getResult(), shapeOf(getInput()), "result");
 }
 

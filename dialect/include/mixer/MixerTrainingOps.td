@@ -75,11 +75,13 @@ def Mixer_LayerNormGradOp : Mixer_GradOp<"layer_norm_grad"> {
     With `xhat = (x - mean) * rstd` and `g = gamma * dy` per row:
     `dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`. Mean and rstd are recomputed from `x`.
     With `residual`, adds it: the residual branch's gradient summed in (mixer-fuse-elementwise
-    folds the mixer.add of the two gradients into it).
+    folds the mixer.add of the two gradients into it). With `param_grads` (none or two results),
+    also returns mixer.layer_norm_param_grad's gamma and beta gradients, computed in the same pass
+    over `input` and `grad` (mixer-fuse-elementwise folds that op into this one).
   }];
   let arguments = (ins F32RankedTensor:$input, F32RankedTensor:$gamma, F32RankedTensor:$grad,
                    F64Attr:$epsilon, Optional<F32RankedTensor>:$residual);
-  let results = (outs F32RankedTensor:$result);
+  let results = (outs F32RankedTensor:$result, Variadic<F32RankedTensor>:$param_grads);
 }
 
 def Mixer_LayerNormParamGradOp : Mixer_GradOp<"layer_norm_param_grad"> {

@@ -121,3 +121,26 @@ func.func @gelu_train(%x: tensor<?x4x16xf32>) -> (tensor<?x4x64xf32>, tensor<?x4
   // CHECK: return %[[G]], %[[D]], %[[G2]], %[[D2]], %[[H2]], %[[G3]], %[[D3]]
   return %g, %d, %g2, %d2, %h2, %g3, %d3 : tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x64xf32>, tensor<?x4x16xf32>, tensor<?x4x16xf32>
 }
+
+// The gamma and beta gradients fold into the layer-norm gradient of the same input, output
+// gradient and epsilon, at the earlier op's place; not into one of another epsilon, nor into one
+// whose residual is defined only after the (earlier) parameter gradients.
+// CHECK-LABEL: func.func @layer_norm_param_grads
+func.func @layer_norm_param_grads(%x: tensor<?x4x8xf32>, %dy: tensor<?x4x8xf32>, %dz: tensor<?x4x8xf32>, %g: tensor<8xf32>, %dw: tensor<?x4x8xf32>) -> (tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>) {
+  // CHECK: %[[DX:[a-z_0-9]+]], %[[P:[a-z_0-9]+]]:2 = mixer.layer_norm_grad %arg0, %arg3, %arg1 {epsilon = {{.*}}} : {{.*}} -> (tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  %dx = mixer.layer_norm_grad %x, %g, %dy {epsilon = 1.0e-6 : f64} : (tensor<?x4x8xf32>, tensor<8xf32>, tensor<?x4x8xf32>) -> tensor<?x4x8xf32>
+  // CHECK-NOT: mixer.layer_norm_param_grad %arg0, %arg1
+  %dg, %db = mixer.layer_norm_param_grad %x, %dy {epsilon = 1.0e-6 : f64} : (tensor<?x4x8xf32>, tensor<?x4x8xf32>) -> (tensor<8xf32>, tensor<8xf32>)
+  // CHECK: %[[DX2:[a-z_0-9]+]] = mixer.layer_norm_grad %arg0, %arg3, %arg2 {epsilon = {{.*}}} : {{.*}} -> tensor<?x4x8xf32>
+  // CHECK-NEXT: %[[G2:[a-z_0-9]+]], %[[B2:[a-z_0-9]+]] = mixer.layer_norm_param_grad %arg0, %arg2 {epsilon = 1.000000e-05 : f64}
+  %dx2 = mixer.layer_norm_grad %x, %g, %dz {epsilon = 1.0e-6 : f64} : (tensor<?x4x8xf32>, tensor<8xf32>, tensor<?x4x8xf32>) -> tensor<?x4x8xf32>
+  %dg2, %db2 = mixer.layer_norm_param_grad %x, %dz {epsilon = 1.0e-5 : f64} : (tensor<?x4x8xf32>, tensor<?x4x8xf32>) -> (tensor<8xf32>, tensor<8xf32>)
+  // CHECK-NEXT: %[[G3:[a-z_0-9]+]], %[[B3:[a-z_0-9]+]] = mixer.layer_norm_param_grad %arg0, %arg4
+  // CHECK-NEXT: %[[LATE:.*]] = mixer.mul
+  // CHECK-NEXT: %[[DX3:[a-z_0-9]+]] = mixer.layer_norm_grad %arg0, %arg3, %arg4, %[[LATE]] {epsilon = {{.*}}} : {{.*}} -> tensor<?x4x8xf32>
+  %dg3, %db3 = mixer.layer_norm_param_grad %x, %dw {epsilon = 1.0e-6 : f64} : (tensor<?x4x8xf32>, tensor<?x4x8xf32>) -> (tensor<8xf32>, tensor<8xf32>)
+  %late = mixer.mul %dw, %dw : (tensor<?x4x8xf32>, tensor<?x4x8xf32>) -> tensor<?x4x8xf32>
+  %dx3 = mixer.layer_norm_grad %x, %g, %dw, %late {epsilon = 1.0e-6 : f64} : (tensor<?x4x8xf32>, tensor<8xf32>, tensor<?x4x8xf32>, tensor<?x4x8xf32>) -> tensor<?x4x8xf32>
+  // CHECK: return %[[DX]], %[[P]]#0, %[[P]]#1, %[[DX2]], %[[G2]], %[[B2]], %[[DX3]], %[[G3]], %[[B3]]
+  return %dx, %dg, %db, %dx2, %dg2, %db2, %dx3, %dg3, %db3 : tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>
+}

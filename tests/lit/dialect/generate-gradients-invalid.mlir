@@ -75,3 +75,19 @@ func.func @scale_shape(%d: tensor<?x3xf32>, %s: tensor<?x3xf32>) {
   %dx = mixer.dense_grad_input %d, %w, %s {dim = 1 : i64} : (tensor<?x3xf32>, tensor<3x8xf32>, tensor<?x3xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+func.func @layer_norm_grad_param_count(%x: tensor<?x4x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{returns 1 parameter gradients (expected none, or gamma's and beta's)}}
+  %dx, %dg = mixer.layer_norm_grad %x, %g, %x {epsilon = 1.0e-6 : f64} : (tensor<?x4x8xf32>, tensor<8xf32>, tensor<?x4x8xf32>) -> (tensor<?x4x8xf32>, tensor<8xf32>)
+  return
+}
+
+// -----
+
+func.func @layer_norm_grad_param_shape(%x: tensor<?x4x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{beta_grad}}
+  %dx, %dg, %db = mixer.layer_norm_grad %x, %g, %x {epsilon = 1.0e-6 : f64} : (tensor<?x4x8xf32>, tensor<8xf32>, tensor<?x4x8xf32>) -> (tensor<?x4x8xf32>, tensor<8xf32>, tensor<4xf32>)
+  return
+}

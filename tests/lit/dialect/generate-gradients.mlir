@@ -47,8 +47,8 @@
 
 // Fusion folds the residual into fc2 in the training function too, and fc1's GELU, in its
 // training form, into fc1, which then also returns the derivative. In the backward half the
-// multiply by that derivative folds into fc2's transposed GEMM and the residual's gradient sum
-// into the layer-norm gradient.
+// multiply by that derivative folds into fc2's transposed GEMM, and the residual's gradient sum
+// and the gamma and beta gradients into the layer-norm gradient.
 // FUSED-LABEL: func.func @tiny_train
 // FUSED: %[[A:.*]], %[[D:.*]] = mixer.dense {{.*}} {activation = "gelu_erf", dim = 1 : i64} : {{.*}} -> (tensor<?x6x8xf32>, tensor<?x6x8xf32>)
 // FUSED-NOT: mixer.gelu_train
@@ -57,7 +57,10 @@
 // FUSED: mixer.dense_grad_input %[[DR]], %{{.*}}, %[[D]] {dim = 1 : i64}
 // FUSED-NOT: mixer.mul
 // FUSED-NOT: mixer.add
-// FUSED: mixer.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[DR]] {epsilon
+// FUSED: %{{.*}}, %[[FG:[a-z_0-9]+]]:2 = mixer.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[DR]] {epsilon = {{.*}}} : {{.*}} -> (tensor<?x4x8xf32>, tensor<8xf32>, tensor<8xf32>)
+// FUSED-NOT: mixer.layer_norm_param_grad
+// FUSED-DAG: mixer.store_grad %{{.*}}, %[[FG]]#0
+// FUSED-DAG: mixer.store_grad %{{.*}}, %[[FG]]#1
 // FUSED-NOT: mixer.add
 // FUSED: return
 
