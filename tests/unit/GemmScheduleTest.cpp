@@ -40,6 +40,19 @@ TEST(GemmSchedule, ScaledProductSweepsPanelsPerRowTileWhenBFitsInL2) {
   EXPECT_EQ(large.panels_per_task, 1);
 }
 
+TEST(GemmSchedule, ProductWritingTheDerivativeSweepsPanelsPerRowTileWhenBFitsInL2) {
+  // The training forward GEMM that also writes gelu'(a): two outputs per element, written along
+  // whole rows.
+  KernelSignature small = dense(512, 128, false);
+  small.activation = Activation::GeluErf;
+  small.derivative = true;
+  EXPECT_TRUE(defaultGemmSchedule(small, VectorMachine{16, 32}).panels_inner);
+  KernelSignature large = dense(2048, 512, false);
+  large.activation = Activation::GeluErf;
+  large.derivative = true;
+  EXPECT_FALSE(defaultGemmSchedule(large, VectorMachine{16, 32}).panels_inner);
+}
+
 KernelSignature tokens(int64_t channels, int64_t outTokens, int64_t k) {
   KernelSignature sig;
   sig.op = KernelOp::DenseTokens;
