@@ -106,9 +106,10 @@ mixer_status call_kernel(const ModelDesc &desc, int32_t kernel, void **argv, con
 
 FloatArray allocate_floats(int64_t count) {
   size_t bytes = (size_t(std::max<int64_t>(count, 1)) * sizeof(float) + 63) & ~size_t(63);
-  // Buffers of 2 MiB or more ask for transparent huge pages (where the kernel grants them only
-  // on request, Debian's default): the weight gradients walk rows kilobytes apart, one 4 KiB page
-  // each, and miss the TLB (S/16 at batch 8 on Zen 4: 282-290 -> 272-278 ms of them per step).
+  // Buffers of 2 MiB or more ask for transparent huge pages (kernels set to "madvise", as this
+  // host is, grant them only on request): the weight gradients walk rows kilobytes apart, one
+  // 4 KiB page each, and miss the TLB (S/16 at batch 8 on Zen 4: 282-290 -> 272-278 ms of them
+  // per step).
   constexpr size_t kHugePage = size_t(2) << 20;
   const bool huge = bytes >= kHugePage;
   if (huge)
