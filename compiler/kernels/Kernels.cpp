@@ -30,15 +30,14 @@ Halide::ImageParam cubeParam(const char *name, int64_t channels, int64_t tokens)
   return p;
 }
 
-void scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes) {
+Halide::Func scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes,
+                               Halide::Var block) {
   using namespace Halide;
-  // Rows are summed in blocks of kRowsPerBlock, one task per block, into partial(c, block), then
-  // the blocks are added up: each task streams whole contiguous rows. (Parallel over blocks of
-  // columns instead, every task read a few lines of each row, 20 GB/s against a 46 GB/s probe.)
-  constexpr int kRowsPerBlock = 64;
+  // Rows are summed in blocks, one task per block, into partial(c, block), then the blocks are
+  // added up: each task streams whole contiguous rows. (Parallel over blocks of columns instead,
+  // every task read a few lines of each row, 20 GB/s against a 46 GB/s probe.)
   RVar ro("ro"), ri("ri");
-  Var block("block");
-  Func partial = f.update().split(r.x, ro, ri, kRowsPerBlock).rfactor(ro, block);
+  Func partial = f.update().split(r.x, ro, ri, kColumnSumRowsPerBlock).rfactor(ro, block);
   f.vectorize(c, lanes, TailStrategy::GuardWithIf);
   f.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
   partial.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf).parallel(block);
@@ -46,6 +45,7 @@ void scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes)
       .reorder(c, ri, block)
       .vectorize(c, lanes, TailStrategy::GuardWithIf)
       .parallel(block);
+  return partial;
 }
 
 VectorMachine vectorMachine(const Halide::Target &target) {

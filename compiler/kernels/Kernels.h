@@ -44,9 +44,15 @@ Halide::ImageParam vectorParam(const char *name, int64_t extent);
 /// (channels, tokens, batch).
 Halide::ImageParam cubeParam(const char *name, int64_t channels, int64_t tokens);
 
-/// A column sum f(c) += g(c, r) over rows r: partial sums over blocks of rows in parallel, then
-/// their sum; vectorised along c (the caller decides where f is computed).
-void scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes);
+/// Rows per parallel block of scheduleColumnSum.
+inline constexpr int kColumnSumRowsPerBlock = 64;
+
+/// A column sum f(c) += g(c, r) over rows r: partial sums over blocks of kColumnSumRowsPerBlock
+/// rows in parallel, then their sum; vectorised along c (the caller decides where f is computed).
+/// Returns the partial sums, partial(c, block), for the caller to compute the blocks' inputs at
+/// (or fuse with a loop over the same blocks, which must then be named like `block`).
+Halide::Func scheduleColumnSum(Halide::Func f, Halide::Var c, Halide::RDom r, int lanes,
+                               Halide::Var block = Halide::Var("block"));
 
 } // namespace mixerc
 

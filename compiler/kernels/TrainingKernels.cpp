@@ -39,8 +39,19 @@ void pinRowsOutput(Func f, int64_t width) {
   pinDim(f.output_buffer(), 1, 0, width);
 }
 
-/// Rows per parallel block of the layer-norm parameter gradients' column sums.
-constexpr int kRowsPerBlock = 64;
+/// dgamma(c) = sum_rows dy * xhat and dbeta(c) = sum_rows dy as one Tuple reduction over `rows`
+/// (two outputs), reading the row statistics from `stats`.
+Func layerNormParamSums(ImageParam input, ImageParam grad, const RowStats &stats, int width, Var c,
+                        RDom rows) {
+  Expr dy = grad(c, rows), xhat = (input(c, rows) - stats.mean(rows)) * stats.rstd(rows);
+  Func sums("param_grads");
+  sums(c) = {0.0f, 0.0f};
+  sums(c) = {sums(c)[0] + dy * xhat, sums(c)[1] + dy};
+  for (OutputImageParam buffer : sums.output_buffers())
+    buffer.dim(0).set_stride(1);
+  pinDim(sums.output_buffers()[0], 0, width, 1);
+  return sums;
+}
 
 // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = gamma * dy.
 BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target) {
@@ -69,7 +80,7 @@ BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target)
   pinRowsOutput(out, width);
   // Tasks of 8 rows; with the parameter gradients, of the blocks of rows whose column sums they
   // also compute (the loop is named for them: compute_with fuses loops of the same name).
-  const int rowsPerTask = sig.param_grads ? kRowsPerBlock : 8;
+  const int rowsPerTask = sig.param_grads ? kColumnSumRowsPerBlock : 8;
   Var ro(sig.param_grads ? "block" : "ro"), ri("ri");
   out.split(row, ro, ri, rowsPerTask, TailStrategy::GuardWithIf)
       .parallel(ro)
@@ -86,23 +97,8 @@ BuiltKernel buildLayerNormGrad(const KernelSignature &sig, const Target &target)
   // and dy again from cache: the separate kernel's pass over both goes (in isolation, dx alone
   // 0.230 ms and dx with the sums 0.225 ms for Fashion-MNIST's 6272 x 128).
   RDom rows(0, grad.dim(1).extent(), "rows");
-  Expr dy = grad(c, rows), xhatAt = (input(c, rows) - stats.mean(rows)) * stats.rstd(rows);
-  Func sums("param_grads");
-  sums(c) = {0.0f, 0.0f};
-  sums(c) = {sums(c)[0] + dy * xhatAt, sums(c)[1] + dy};
-  for (OutputImageParam buffer : sums.output_buffers())
-    buffer.dim(0).set_stride(1);
-  pinDim(sums.output_buffers()[0], 0, width, 1);
-  RVar blockRows("block_rows"), rowInBlock("row_in_block");
-  Func partial = sums.update().split(rows, blockRows, rowInBlock, rowsPerTask).rfactor(blockRows, ro);
-  sums.vectorize(c, lanes, TailStrategy::GuardWithIf);
-  sums.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
-  partial.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf).parallel(ro);
-  partial.update()
-      .reorder(c, rowInBlock, ro)
-      .vectorize(c, lanes, TailStrategy::GuardWithIf)
-      .parallel(ro)
-      .compute_with(out, ro);
+  Func sums = layerNormParamSums(input, grad, stats, width, c, rows);
+  scheduleColumnSum(sums, c, rows, lanes, ro).update().compute_with(out, ro);
   return {Pipeline({out, sums}), arguments};
 }
 
@@ -114,28 +110,10 @@ BuiltKernel buildLayerNormParamGrad(const KernelSignature &sig, const Target &ta
   const int width = int(sig.n), lanes = target.natural_vector_size<float>();
   ImageParam input = rowsParam("input", width), grad = rowsParam("grad", width);
   RowStats stats(input, width, sig.epsilon);
-  Var c("c"), row("row");
-  RDom r(0, grad.dim(1).extent(), "r");
-  Func rowStats("row_stats"), sums("param_grads");
-  rowStats(row) = {stats.mean(row), stats.rstd(row)};
-  Expr dy = grad(c, r), xhat = (input(c, r) - rowStats(r)[0]) * rowStats(r)[1];
-  sums(c) = {0.0f, 0.0f};
-  sums(c) = {sums(c)[0] + dy * xhat, sums(c)[1] + dy};
-  for (OutputImageParam out : sums.output_buffers())
-    out.dim(0).set_stride(1);
-  pinDim(sums.output_buffers()[0], 0, width, 1);
-  RVar ro("ro"), ri("ri");
-  Var block("block");
-  Func partial = sums.update().split(r.x, ro, ri, kRowsPerBlock).rfactor(ro, block);
-  sums.vectorize(c, lanes, TailStrategy::GuardWithIf);
-  sums.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
-  partial.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf).parallel(block);
-  partial.update()
-      .reorder(c, ri, block)
-      .vectorize(c, lanes, TailStrategy::GuardWithIf)
-      .parallel(block);
-  rowStats.compute_at(partial, block);
-  stats.computeAt(rowStats, row, lanes);
+  Var c("c"), block("block");
+  RDom rows(0, grad.dim(1).extent(), "rows");
+  Func sums = layerNormParamSums(input, grad, stats, width, c, rows);
+  stats.computeAt(scheduleColumnSum(sums, c, rows, lanes, block), block, lanes);
   return {Pipeline(sums), {input, grad}};
 }
 

@@ -36,6 +36,20 @@ constexpr int kRowSplits = 4;
 /// 32 tiles (180-185, no faster).
 constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 
+/// The register tile of a weight gradient: partial(vec, row, ...) is computed at `where` of `at`,
+/// its vector dimension split into `lanes`-wide registers and its rows unrolled, accumulated over
+/// the reduction `r` outside the tile.
+void scheduleRegisterTile(Func partial, Var vec, Var row, RVar r, int lanes, Func at, Var where) {
+  Var pv("pv"), pi("pi");
+  partial.compute_at(at, where).split(vec, pv, pi, lanes).vectorize(pi).unroll(pv).unroll(row);
+  partial.update()
+      .split(vec, pv, pi, lanes)
+      .reorder(pi, pv, row, r)
+      .vectorize(pi)
+      .unroll(pv)
+      .unroll(row);
+}
+
 BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &target) {
   const int n = int(sig.n), k = int(sig.k);
   const int lanes = target.natural_vector_size<float>();
@@ -84,20 +98,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
   Expr row = min(r, rows - 1);
   partial(kk, nn, ro) = 0.0f;
   partial(kk, nn, ro) += x(kk, row) * grad(min(nn, n - 1), row);
-  Var ko("ko"), ki("ki"), kv("kv"), no("no"), ni("ni"), pv("pv"), pi("pi");
-  auto scheduleTile = [&](Func at, Var where) {
-    partial.compute_at(at, where)
-        .split(kk, pv, pi, lanes)
-        .vectorize(pi)
-        .unroll(pv)
-        .unroll(nn);
-    partial.update()
-        .split(kk, pv, pi, lanes)
-        .reorder(pi, pv, nn, ri)
-        .vectorize(pi)
-        .unroll(pv)
-        .unroll(nn);
-  };
+  Var ko("ko"), ki("ki"), kv("kv"), no("no"), ni("ni");
   Expr chunkCount = (rows + kRowChunk - 1) / kRowChunk;
   if (int64_t(n) * k * 4 <= kSplitRowsBelowBytes) {
     // A small result (the Fashion-MNIST Mixer's 512 x 128): the rows are split into ranges
@@ -130,7 +131,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
         .vectorize(ki)
         .unroll(kv)
         .unroll(ni);
-    scheduleTile(acc, no);
+    scheduleRegisterTile(partial, kk, nn, ri, lanes, acc, no);
     if (sig.op == KernelOp::WeightGradPatches)
       patches.compute_at(acc, cs).vectorize(kk, lanes, TailStrategy::GuardWithIf);
   } else {
@@ -152,7 +153,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
         .vectorize(ki)
         .unroll(kv)
         .unroll(ni);
-    scheduleTile(out, no);
+    scheduleRegisterTile(partial, kk, nn, ri, lanes, out, no);
     if (sig.op == KernelOp::WeightGradPatches)
       patches.compute_at(out, chunks).vectorize(kk, lanes, TailStrategy::GuardWithIf);
   }
@@ -233,7 +234,7 @@ BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &targe
 
   out.vectorize(kk, lanes, TailStrategy::GuardWithIf);
   out.update().reorder(kk, splits, mm).vectorize(kk, lanes, TailStrategy::GuardWithIf);
-  Var wo("wo"), wi("wi"), wv("wv"), to("to"), ti("ti"), pv("pv"), pi("pi");
+  Var wo("wo"), wi("wi"), wv("wv"), to("to"), ti("ti");
   acc.compute_root().vectorize(w, lanes, TailStrategy::GuardWithIf).parallel(split);
   acc.update()
       .split(w, wo, wi, panel, TailStrategy::GuardWithIf)
@@ -244,13 +245,7 @@ BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &targe
       .vectorize(wi)
       .unroll(wv)
       .unroll(ti);
-  partial.compute_at(acc, to).split(w, pv, pi, lanes).vectorize(pi).unroll(pv).unroll(t);
-  partial.update()
-      .split(w, pv, pi, lanes)
-      .reorder(pi, pv, t, rc)
-      .vectorize(pi)
-      .unroll(pv)
-      .unroll(t);
+  scheduleRegisterTile(partial, w, t, rc, lanes, acc, to);
   // The transpose in lanes x lanes blocks: dense loads along the channels, shuffled in registers.
   Var wb("wb"), cb("cb");
   transposed.compute_at(acc, ri.y)
