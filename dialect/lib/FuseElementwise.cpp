@@ -20,6 +20,12 @@ using namespace mlir;
 
 namespace {
 
+/// Whether `v` is available at `op`: a block argument, or defined earlier in `op`'s block.
+bool definedBefore(Value v, Operation *op) {
+  Operation *def = v.getDefiningOp();
+  return !def || (def->getBlock() == op->getBlock() && def->isBeforeInBlock(op));
+}
+
 /// The epilogue op producing `v` if `v` is its only use, or null with the reason in `why`.
 mixer::EpilogueOp soleProducer(Value v, const char **why) {
   auto producer = v.getDefiningOp<mixer::EpilogueOp>();
@@ -148,13 +154,11 @@ struct FoldIntoGradProducer : OpRewritePattern<BinaryOp> {
       if (!producer || !producer.getResult().hasOneUse() || (producer.*Slot)().size() != 0 ||
           producer.getResult().getType() != other.getType())
         continue;
-      Operation *def = other.getDefiningOp();
-      bool definedBefore = !def || (def->getBlock() == producer->getBlock() &&
-                                    def->isBeforeInBlock(producer));
-      if (!definedBefore && producer->getNumResults() > 1)
+      const bool available = definedBefore(other, producer);
+      if (!available && producer->getNumResults() > 1)
         continue;
       rewriter.modifyOpInPlace(producer, [&] { (producer.*Slot)().assign(other); });
-      if (!definedBefore)
+      if (!available)
         rewriter.moveOpBefore(producer, op);
       rewriter.replaceOp(op, producer.getResult());
       return success();
@@ -188,7 +192,7 @@ struct FuseLayerNormParamGrad : OpRewritePattern<mixer::LayerNormParamGradOp> {
       Operation *earlier = grad->isBeforeInBlock(params) ? grad.getOperation() : params;
       Operation *later = earlier == params ? grad.getOperation() : params.getOperation();
       for (Value operand : later->getOperands())
-        if (Operation *def = operand.getDefiningOp(); def && !def->isBeforeInBlock(earlier))
+        if (!definedBefore(operand, earlier))
           return nullptr;
       return earlier;
     };
