@@ -18,8 +18,6 @@
 #include "init.h"
 #include "mixer/model_api.h"
 #include "model.h"
-
-#include <sys/mman.h>
 #include "safetensors.h"
 
 namespace mixer::rt {
