@@ -36,6 +36,17 @@ constexpr int kRowSplits = 4;
 /// 32 tiles (180-185, no faster).
 constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 
+/// The register tile's shape, shared by the channel and token weight gradients: a panel of up to
+/// 4 (AVX-512) or 2 (AVX2) vectors of columns, as few as cover `columns`, by tileRows() rows.
+/// (Seven rows over 49 tokens spill: 28 accumulators; Zen 4, Fashion-MNIST's token shapes warm:
+/// 6 rows 170-181 GFLOP/s, 7 rows 154-166.)
+int tilePanel(int columns, const Target &target) {
+  const int lanes = target.natural_vector_size<float>();
+  const int most = target.has_feature(Target::AVX512) ? 4 : 2;
+  return std::max(1, std::min(most, (columns + lanes - 1) / lanes)) * lanes;
+}
+int tileRows(const Target &target) { return target.has_feature(Target::AVX512) ? 6 : 4; }
+
 /// The register tile of a weight gradient: partial(vec, row, ...) is computed at `where` of `at`,
 /// its vector dimension split into `lanes`-wide registers and its rows unrolled, accumulated over
 /// the reduction `r` outside the tile.
@@ -53,16 +64,13 @@ void scheduleRegisterTile(Func partial, Var vec, Var row, RVar r, int lanes, Fun
 BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &target) {
   const int n = int(sig.n), k = int(sig.k);
   const int lanes = target.natural_vector_size<float>();
-  const bool avx512 = target.has_feature(Target::AVX512);
   Var kk("k"), nn("n"), ro("ro");
   Func x("x");
-  // Tiles of `tileRows` n x `panel` k (registers), blocks of 16 tiles per task. The tiles round k
-  // up to whole panels and n up to whole tiles; those lanes are computed and discarded, so their
-  // reads are clamped into the buffers (not needed when k is a multiple of the panel, and free for
-  // n, which is a broadcast).
-  const int vectors = std::max(1, std::min(avx512 ? 4 : 2, (k + lanes - 1) / lanes));
-  const int panel = vectors * lanes;
-  const int tileRows = avx512 ? 6 : 4;
+  // Tiles of `tileHeight` n x `panel` k (registers), blocks of 16 tiles per task. The tiles
+  // round k up to whole panels and n up to whole tiles; those lanes are computed and discarded, so
+  // their reads are clamped into the buffers (not needed when k is a multiple of the panel, and
+  // free for n, which is a broadcast).
+  const int panel = tilePanel(k, target), tileHeight = tileRows(target);
   Expr kRead = k % panel == 0 ? Expr(kk) : clamp(kk, 0, k - 1);
   std::vector<Argument> arguments;
   ImageParam grad = rowsParam("grad", n);
@@ -124,7 +132,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
     acc.compute_root().vectorize(kk, lanes, TailStrategy::GuardWithIf).parallel(split);
     acc.update()
         .split(kk, ko, ki, panel, TailStrategy::GuardWithIf)
-        .split(nn, no, ni, tileRows, TailStrategy::GuardWithIf)
+        .split(nn, no, ni, tileHeight, TailStrategy::GuardWithIf)
         .split(ki, kv, ki, lanes)
         .reorder(ki, kv, ni, no, ko, cs, split)
         .parallel(split)
@@ -144,7 +152,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
     out.vectorize(kk, lanes, TailStrategy::GuardWithIf).parallel(nn);
     out.update()
         .split(kk, ko, ki, panel, TailStrategy::GuardWithIf)
-        .split(nn, no, ni, tileRows, TailStrategy::GuardWithIf)
+        .split(nn, no, ni, tileHeight, TailStrategy::GuardWithIf)
         .split(no, nb, no, 16, TailStrategy::GuardWithIf)
         .split(ki, kv, ki, lanes)
         .reorder(ki, kv, ni, no, chunks, ko, nb)
@@ -171,29 +179,23 @@ BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &targe
   // GEMM whose reduction runs along the channels, which are contiguous in both operands. One
   // operand (`wide`, rows along the tile's vector columns) is staged transposed per image and
   // channel chunk, so the register tile is the channel weight gradient's: a panel of vector
-  // columns x `tileRows` rows of the other operand (`tall`, broadcast), accumulated over the
+  // columns x `tileHeight` rows of the other operand (`tall`, broadcast), accumulated over the
   // chunk's channels. Images are split into ranges reduced in parallel, then summed.
   // (Replaced on Zen 4: 4 x 4 (k, m) tiles vectorised across the channels, whose every tile
   // streamed its rows of all images from L3: 95-106 GFLOP/s in the Fashion-MNIST step.)
   const int c = int(sig.n), m = int(sig.m), k = int(sig.k);
   const int lanes = target.natural_vector_size<float>();
-  const bool avx512 = target.has_feature(Target::AVX512);
   ImageParam input = cubeParam("input", c, k), grad = cubeParam("grad", c, m);
   auto roundUp = [](int x, int to) { return (x + to - 1) / to * to; };
-  auto panelOf = [&](int rows) {
-    return std::max(1, std::min(avx512 ? 4 : 2, (rows + lanes - 1) / lanes)) * lanes;
-  };
-  // Six-row tiles even over 49 tokens: seven rows' 28 accumulators spill (Zen 4, Fashion-MNIST
-  // shapes warm: 6 rows 170-181 GFLOP/s, 7 rows 154-166).
-  const int tileRows = avx512 ? 6 : 4;
+  const int tileHeight = tileRows(target);
   // The wide operand is the assignment that computes fewer padded products; m on a tie.
   auto padded = [&](int wide, int tall) {
-    return int64_t(roundUp(wide, panelOf(wide))) * roundUp(tall, tileRows);
+    return int64_t(roundUp(wide, tilePanel(wide, target))) * roundUp(tall, tileHeight);
   };
   const bool gradIsWide = padded(m, k) <= padded(k, m);
   ImageParam wideParam = gradIsWide ? grad : input, tallParam = gradIsWide ? input : grad;
   const int wide = gradIsWide ? m : k, tall = gradIsWide ? k : m;
-  const int panel = panelOf(wide);
+  const int panel = tilePanel(wide, target);
   const int chunk = std::min(c, kChannelChunk);
   const int chunks = (c + chunk - 1) / chunk;
 
@@ -205,7 +207,7 @@ BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &targe
   Expr image = min(b, images - 1);
   auto channelAt = [&](Expr at) { return c % chunk == 0 ? at : min(at, c - 1); };
   Expr wideRow = wide % panel == 0 ? Expr(w) : min(w, wide - 1);
-  Expr tallRow = tall % tileRows == 0 ? Expr(t) : min(t, tall - 1);
+  Expr tallRow = tall % tileHeight == 0 ? Expr(t) : min(t, tall - 1);
 
   Func transposed("transposed");
   transposed(w, cc, b, ch) = wideParam(channelAt(ch * chunk + cc), wideRow, image);
@@ -238,7 +240,7 @@ BuiltKernel buildTokenWeightGrad(const KernelSignature &sig, const Target &targe
   acc.compute_root().vectorize(w, lanes, TailStrategy::GuardWithIf).parallel(split);
   acc.update()
       .split(w, wo, wi, panel, TailStrategy::GuardWithIf)
-      .split(t, to, ti, tileRows, TailStrategy::GuardWithIf)
+      .split(t, to, ti, tileHeight, TailStrategy::GuardWithIf)
       .split(wi, wv, wi, lanes)
       .reorder(wi, wv, ti, to, wo, ri.y, ri.x, split)
       .parallel(split)
