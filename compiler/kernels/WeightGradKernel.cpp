@@ -39,9 +39,11 @@ constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 /// Large results walk the rows in chunks of this many, over tile-major copies of both operands
 /// made once per call: each tile's rows of D (6 floats 8 KiB apart in S/16's 2048-wide gradient,
 /// all in one L1 set) become 24 contiguous bytes, and each panel's rows of X one dense block.
-/// Zen 4, S/16's two shapes alone, 2 threads, best of 12 interleaved: 175-179 -> 197-200 GFLOP/s
-/// (copies included; 64-row chunks 191-194, 256 no better than 128).
-constexpr int kBlockRowChunk = 128;
+/// Zen 4, S/16's two shapes alone, 2 threads, best of 12 interleaved: 175-179 GFLOP/s -> 186-198
+/// in 128-row chunks, 194-201 in 1024-row chunks (copies included; 512 or 2048 rows about the same
+/// as 1024): each tile then runs like the forward GEMM's, its panel of X streaming from L2, with
+/// few round trips of its partial result through memory.
+constexpr int kBlockRowChunk = 1024;
 
 /// A tile-major copy pack(i, r, t) made at the root, rows in parallel, `width` lanes per tile.
 void schedulePack(Func pack, Var i, Var t, Var r, int extent, int width) {

@@ -72,6 +72,19 @@ TEST(GemmSchedule, FortyNineTokensTakeSevenRowTiles) {
   EXPECT_EQ(defaultGemmSchedule(tokens(128, 49, 64), VectorMachine{8, 16}).micro_rows, 6);
 }
 
+TEST(GemmSchedule, TokenGemmTasksTakeAllTokensOfOnePanelWhenThereAreFourPanels) {
+  // S/16's 256-token output: 43 six-row tiles in one block per (panel, image) task.
+  EXPECT_EQ(defaultGemmSchedule(tokens(512, 256, 196), VectorMachine{16, 32}).tiles_per_block, 43);
+  // Two 64-wide panels (Fashion-MNIST's 128 channels) keep 96-row blocks, as does a product that
+  // sweeps all panels per row tile (a task would be a whole image).
+  EXPECT_EQ(defaultGemmSchedule(tokens(128, 64, 49), VectorMachine{16, 32}).tiles_per_block, 16);
+  KernelSignature scaled = tokens(512, 256, 196);
+  scaled.scale = true;
+  const GemmSchedule inner = defaultGemmSchedule(scaled, VectorMachine{16, 32});
+  EXPECT_TRUE(inner.panels_inner);
+  EXPECT_EQ(inner.tiles_per_block, 16);
+}
+
 TEST(GemmSchedule, KUnrollDividesTheReduction) {
   EXPECT_EQ(defaultGemmSchedule(dense(128, 49, false), VectorMachine{}).k_unroll, 1);
   EXPECT_EQ(defaultGemmSchedule(dense(128, 98, false), VectorMachine{}).k_unroll, 2);
