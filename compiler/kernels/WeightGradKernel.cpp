@@ -45,10 +45,14 @@ constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 /// few round trips of its partial result through memory.
 constexpr int kBlockRowChunk = 1024;
 
-/// A tile-major copy pack(i, r, t) made at the root, rows in parallel, `width` lanes per tile.
-void schedulePack(Func pack, Var i, Var t, Var r, int extent, int width) {
-  pack.compute_root().bound(i, 0, extent).reorder(i, t, r).parallel(r, 16, TailStrategy::GuardWithIf).vectorize(
-      i, width, TailStrategy::GuardWithIf);
+/// A tile-major copy pack(i, r, t) of one chunk of rows, made at `where` of `at`, its rows in
+/// parallel, `width` lanes per tile.
+void schedulePack(Func pack, Func at, RVar where, Var i, Var t, Var r, int extent, int width) {
+  pack.compute_at(at, where)
+      .bound(i, 0, extent)
+      .reorder(i, t, r)
+      .parallel(r, 16, TailStrategy::GuardWithIf)
+      .vectorize(i, width, TailStrategy::GuardWithIf);
 }
 
 /// The register tile's shape, shared by the channel and token weight gradients: a panel of up to
@@ -102,6 +106,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
     gradTiles(ti, tr, tt) = grad(min(tt * tileHeight + ti, n - 1), tr);
     gradRead(nn, tr) = gradTiles(nn % tileHeight, tr, nn / tileHeight);
   }
+  // X as read: the input, or the patch embedding's patches (im2col of the image).
   Func patches("patches");
   if (sig.op == KernelOp::WeightGradPatches) {
     ImageParam image(Float(32), 4, "image");
@@ -111,22 +116,20 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
     pinDim(image, 2, sig.image_channels, h * w);
     pinDim(image, 3, 0, sig.image_channels * h * w);
     const int tokens = (h / p) * (w / p);
-    Var r("r");
-    Expr s = r % tokens, img = r / tokens, py = s / (w / p), px = s % (w / p);
+    Expr s = tr % tokens, img = tr / tokens, py = s / (w / p), px = s % (w / p);
     Expr ci = kRead / (p * p), ky = (kRead / p) % p, kx = kRead % p;
-    patches(kk, r) = image(px * p + kx, py * p + ky, ci, img);
-    x = patches;
+    patches(kk, tr) = image(px * p + kx, py * p + ky, ci, img);
     arguments = {image, grad};
   } else {
     ImageParam input = rowsParam("input", k);
-    Var r("r");
-    if (splitRows) {
-      x(kk, r) = input(kRead, r);
-    } else {
-      xPanels(ti, tr, tt) = input(min(tt * panel + ti, k - 1), tr);
-      x(kk, r) = xPanels(kk % panel, r, kk / panel);
-    }
+    patches(kk, tr) = input(kRead, tr);
     arguments = {input, grad};
+  }
+  if (splitRows) {
+    x = patches;
+  } else {
+    xPanels(ti, tr, tt) = patches(min(tt * panel + ti, k - 1), tr);
+    x(kk, tr) = xPanels(kk % panel, tr, kk / panel);
   }
 
   // partial(k, n, ro): the product over rows [ro * chunk, ro * chunk + chunk) of the batch.
@@ -175,8 +178,9 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
     if (sig.op == KernelOp::WeightGradPatches)
       patches.compute_at(acc, cs).vectorize(kk, lanes, TailStrategy::GuardWithIf);
   } else {
-    // A large result (S/16's 2048 x 512): each task owns a block of 16 tiles and walks all rows in
-    // chunks; the block's partial result stays in cache, which row splits would stream instead.
+    // A large result (S/16's 2048 x 512): per chunk of rows, both operands are copied
+    // tile-major (in parallel), then each task takes a block of 16 tiles of one column panel and
+    // adds the chunk's product to it. The copies stay one chunk long whatever the batch.
     RDom chunks(0, chunkCount, "chunks");
     out(kk, nn) = 0.0f;
     out(kk, nn) += partial(kk, nn, chunks);
@@ -187,18 +191,15 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
         .split(nn, no, ni, tileHeight, TailStrategy::GuardWithIf)
         .split(no, nb, no, 16, TailStrategy::GuardWithIf)
         .split(ki, kv, ki, lanes)
-        .reorder(ki, kv, ni, no, chunks, ko, nb)
+        .reorder(ki, kv, ni, no, ko, nb, chunks)
         .fuse(ko, nb, task)
         .parallel(task)
         .vectorize(ki)
         .unroll(kv)
         .unroll(ni);
     scheduleRegisterTile(partial, kk, nn, ri, lanes, out, no);
-    if (sig.op == KernelOp::WeightGradPatches)
-      patches.compute_at(out, chunks).vectorize(kk, lanes, TailStrategy::GuardWithIf);
-    else
-      schedulePack(xPanels, ti, tt, tr, panel, lanes);
-    schedulePack(gradTiles, ti, tt, tr, tileHeight, tileHeight <= 4 ? 4 : 8);
+    schedulePack(xPanels, out, chunks, ti, tt, tr, panel, lanes);
+    schedulePack(gradTiles, out, chunks, ti, tt, tr, tileHeight, tileHeight <= 4 ? 4 : 8);
   }
   out.output_buffer().dim(0).set_bounds(0, k).set_stride(1);
   out.output_buffer().dim(1).set_bounds(0, n).set_stride(k);

@@ -72,7 +72,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Shape{72, 40, 150},    // row splits, ragged panel and tile
                       Shape{1000, 200, 300}, // output blocks: ragged tile, panel and chunk
                       Shape{1000, 512, 8},   // output blocks, fewer rows than a chunk's split
-                      Shape{384, 512, 257}), // output blocks, whole tiles and panels
+                      Shape{384, 512, 257},  // output blocks, whole tiles and panels
+                      Shape{200, 700, 2100}), // output blocks over three chunks of rows
     [](const auto &info) {
       return "n" + std::to_string(info.param.n) + "_k" + std::to_string(info.param.k) + "_rows" +
              std::to_string(info.param.rows);
@@ -80,8 +81,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(PatchWeightGrad, LargeResultMatchesReference) {
   // 3 x 32 x 48 images, patch 16: 6 patches per image of k = 768 features; n = 200 outputs make
-  // a 600 KiB result, the output-block schedule.
-  const int channels = 3, height = 32, width = 48, patch = 16, images = 5, n = 200;
+  // a 600 KiB result, the output-block schedule; 190 images, 1140 rows, two chunks of rows.
+  const int channels = 3, height = 32, width = 48, patch = 16, images = 190, n = 200;
   const int k = channels * patch * patch, perImage = (height / patch) * (width / patch);
   const int rows = images * perImage;
   KernelSignature sig;
