@@ -37,7 +37,7 @@ constexpr int kRowSplits = 4;
 /// 32 tiles (180-185, no faster).
 constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 /// Large results walk the rows in chunks of this many, over tile-major copies of both operands
-/// made once per call: each tile's rows of D (6 floats 8 KiB apart in S/16's 2048-wide gradient,
+/// made per chunk (10 MB for S/16, whatever the batch): each tile's rows of D (6 floats 8 KiB apart in S/16's 2048-wide gradient,
 /// all in one L1 set) become 24 contiguous bytes, and each panel's rows of X one dense block.
 /// Zen 4, S/16's two shapes alone, 2 threads, best of 12 interleaved: 175-179 GFLOP/s -> 186-198
 /// in 128-row chunks, 194-201 in 1024-row chunks (copies included; 512 or 2048 rows about the same
