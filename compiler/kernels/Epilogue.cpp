@@ -57,7 +57,7 @@ Expr activationDerivative(Activation activation, Expr x) {
 }
 
 namespace {
-/// e^(-s/2) for s >= 0 (a square) to 4.3e-7 relative (Halide's exp: 3.2e-7) in 13 vector
+/// e^(-s/2) for s >= 0 (a square) to 4.3e-7 relative (Halide's exp: 3.2e-7) in 15 vector
 /// operations: 2^k (k = round(-s/2 log2 e)) times a degree-6 polynomial in r = -s/2 - k ln 2
 /// (Cody-Waite: ln 2 in two parts); beyond e^-87 the result stays at e^-87. No overflow, NaN or
 /// infinity handling. k comes from the float addition of 1.5 x 2^23, which rounds to an integer

@@ -3,11 +3,11 @@
 //
 // Channel weights (dense along the last dim, the patch embedding): dW(k, n) = sum_r X(k, r) D(n, r)
 // is a GEMM whose reduction runs over the batch's rows. The schedule is the forward GEMM's register
-// tile turned around: rows are walked in chunks of 64, and per chunk each output tile (a k panel of
-// vector columns x rows of n) accumulates in registers and is added to a partial result. Small
-// results split the rows into ranges reduced in parallel; large ones give each task a block of
-// output tiles (see kSplitRowsBelowBytes) over tile-major copies of X and D (kBlockRowChunk). The
-// patch embedding's X is its patches, staged per chunk.
+// tile turned around: rows are walked in chunks (of 64, or kBlockRowChunk), and per chunk each
+// output tile (a k panel of vector columns x rows of n) accumulates in registers and is added to a
+// partial result. Small results split the rows into ranges reduced in parallel; large ones give
+// each task a block of output tiles (see kSplitRowsBelowBytes) over tile-major copies of X and D
+// made per chunk (kBlockRowChunk). The patch embedding's X is its patches, staged per chunk.
 // Token weights: dW(k, m) = sum_{b,c} X(c, k, b) D(c, m, b) reduces along the contiguous channels;
 // one operand is transposed per image and channel chunk into L2, and the same register tile runs
 // over it, image ranges reduced in parallel.
@@ -37,8 +37,9 @@ constexpr int kRowSplits = 4;
 /// 32 tiles (180-185, no faster).
 constexpr int64_t kSplitRowsBelowBytes = 512 * 1024;
 /// Large results walk the rows in chunks of this many, over tile-major copies of both operands
-/// made per chunk (10 MB for S/16, whatever the batch): each tile's rows of D (6 floats 8 KiB apart in S/16's 2048-wide gradient,
-/// all in one L1 set) become 24 contiguous bytes, and each panel's rows of X one dense block.
+/// made per chunk (10 MB for S/16, whatever the batch): each tile's rows of D (6 floats 8 KiB
+/// apart in S/16's 2048-wide gradient, all in one L1 set) become 24 contiguous bytes, and each
+/// panel's rows of X one dense block.
 /// Zen 4, S/16's two shapes alone, 2 threads, best of 12 interleaved: 175-179 GFLOP/s -> 186-198
 /// in 128-row chunks, 194-201 in 1024-row chunks (copies included; 512 or 2048 rows about the same
 /// as 1024): each tile then runs like the forward GEMM's, its panel of X streaming from L2, with
@@ -107,7 +108,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
     gradRead(nn, tr) = gradTiles(nn % tileHeight, tr, nn / tileHeight);
   }
   // X as read: the input, or the patch embedding's patches (im2col of the image).
-  Func patches("patches");
+  Func xRead("x_read");
   if (sig.op == KernelOp::WeightGradPatches) {
     ImageParam image(Float(32), 4, "image");
     const int w = int(sig.image_width), h = int(sig.image_height), p = int(sig.patch);
@@ -118,17 +119,17 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
     const int tokens = (h / p) * (w / p);
     Expr s = tr % tokens, img = tr / tokens, py = s / (w / p), px = s % (w / p);
     Expr ci = kRead / (p * p), ky = (kRead / p) % p, kx = kRead % p;
-    patches(kk, tr) = image(px * p + kx, py * p + ky, ci, img);
+    xRead(kk, tr) = image(px * p + kx, py * p + ky, ci, img);
     arguments = {image, grad};
   } else {
     ImageParam input = rowsParam("input", k);
-    patches(kk, tr) = input(kRead, tr);
+    xRead(kk, tr) = input(kRead, tr);
     arguments = {input, grad};
   }
   if (splitRows) {
-    x = patches;
+    x = xRead;
   } else {
-    xPanels(ti, tr, tt) = patches(min(tt * panel + ti, k - 1), tr);
+    xPanels(ti, tr, tt) = xRead(min(tt * panel + ti, k - 1), tr);
     x(kk, tr) = xPanels(kk % panel, tr, kk / panel);
   }
 
@@ -176,7 +177,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
         .unroll(ni);
     scheduleRegisterTile(partial, kk, nn, ri, lanes, acc, no);
     if (sig.op == KernelOp::WeightGradPatches)
-      patches.compute_at(acc, cs).vectorize(kk, lanes, TailStrategy::GuardWithIf);
+      xRead.compute_at(acc, cs).vectorize(kk, lanes, TailStrategy::GuardWithIf);
   } else {
     // A large result (S/16's 2048 x 512): per chunk of rows, both operands are copied
     // tile-major (in parallel), then each task takes a block of 16 tiles of one column panel and
