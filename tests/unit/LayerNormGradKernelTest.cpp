@@ -9,8 +9,7 @@
 #include <Halide.h>
 #include <gtest/gtest.h>
 
-#include "kernels/Kernels.h"
-#include "lower/KernelPlan.h"
+#include "KernelJit.h"
 
 namespace mixerc {
 namespace {
@@ -70,9 +69,7 @@ class LayerNormParamGrads : public ::testing::TestWithParam<std::pair<int, int>>
 TEST_P(LayerNormParamGrads, StandaloneKernelMatchesReference) {
   const auto [width, rows] = GetParam();
   Case c = makeCase(width, rows);
-  BuiltKernel kernel =
-      buildKernel(signature(KernelOp::LayerNormParamGrad, width), Halide::get_host_target());
-  Halide::Callable run = kernel.pipeline.compile_to_callable(kernel.arguments);
+  Halide::Callable run = jitForHost(signature(KernelOp::LayerNormParamGrad, width));
   Halide::Buffer<float> input(c.input.data(), width, rows), grad(c.grad.data(), width, rows);
   Halide::Buffer<float> dgamma(width), dbeta(width);
   ASSERT_EQ(run(input, grad, dgamma, dbeta), 0);
@@ -83,9 +80,7 @@ TEST_P(LayerNormParamGrads, StandaloneKernelMatchesReference) {
 TEST_P(LayerNormParamGrads, FusedGradientKernelMatchesReference) {
   const auto [width, rows] = GetParam();
   Case c = makeCase(width, rows);
-  BuiltKernel kernel =
-      buildKernel(signature(KernelOp::LayerNormGrad, width), Halide::get_host_target());
-  Halide::Callable run = kernel.pipeline.compile_to_callable(kernel.arguments);
+  Halide::Callable run = jitForHost(signature(KernelOp::LayerNormGrad, width));
   Halide::Buffer<float> input(c.input.data(), width, rows), grad(c.grad.data(), width, rows);
   Halide::Buffer<float> gamma(c.gamma.data(), width);
   Halide::Buffer<float> dx(width, rows), dgamma(width), dbeta(width);

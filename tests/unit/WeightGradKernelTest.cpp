@@ -12,8 +12,7 @@
 #include <Halide.h>
 #include <gtest/gtest.h>
 
-#include "kernels/Kernels.h"
-#include "lower/KernelPlan.h"
+#include "KernelJit.h"
 
 namespace mixerc {
 namespace {
@@ -59,8 +58,7 @@ TEST_P(ChannelWeightGrad, MatchesReference) {
   sig.op = KernelOp::WeightGradChannels;
   sig.n = n;
   sig.k = k;
-  BuiltKernel kernel = buildKernel(sig, Halide::get_host_target());
-  Halide::Callable run = kernel.pipeline.compile_to_callable(kernel.arguments);
+  Halide::Callable run = jitForHost(sig);
   std::vector<float> x = normals(size_t(k) * rows, 1), d = normals(size_t(n) * rows, 2);
   Halide::Buffer<float> input(x.data(), k, rows), grad(d.data(), n, rows), dw(k, n);
   ASSERT_EQ(run(input, grad, dw), 0);
@@ -93,8 +91,7 @@ TEST(PatchWeightGrad, LargeResultMatchesReference) {
   sig.image_height = height;
   sig.image_width = width;
   sig.patch = patch;
-  BuiltKernel kernel = buildKernel(sig, Halide::get_host_target());
-  Halide::Callable run = kernel.pipeline.compile_to_callable(kernel.arguments);
+  Halide::Callable run = jitForHost(sig);
   std::vector<float> pixels = normals(size_t(width) * height * channels * images, 3);
   std::vector<float> d = normals(size_t(n) * rows, 4);
   // The reference's X: row r = patch s of image b, feature (channel, y, x) as in the conv weight.
