@@ -129,7 +129,7 @@ BuiltKernel buildChannelWeightGrad(const KernelSignature &sig, const Target &tar
   if (splitRows) {
     x = xRead;
   } else {
-    xPanels(ti, tr, tt) = xRead(min(tt * panel + ti, k - 1), tr);
+    xPanels(ti, tr, tt) = xRead(tt * panel + ti, tr); // xRead clamps k (kRead)
     x(kk, tr) = xPanels(kk % panel, tr, kk / panel);
   }
 
