@@ -308,31 +308,40 @@ BuiltKernel buildBiasGrad(const KernelSignature &sig, const Target &target) {
     scheduleColumnSum(out, i, r, lanes);
     return {Pipeline(out), {grad}};
   }
-  // Tokens: grad d(c, m, b); db(m) = sum_c of the image sum s(c, m) = sum_b d(c, m, b). The
-  // image sum streams whole images, blocks of them in parallel (parallel over m, every task read
-  // one row of each image: Fashion-MNIST 18 GB/s against 35 for the channels' bias gradients).
+  // Tokens: grad d(c, m, b); db(m) = sum of row m of every image. Each lane sums its channels
+  // (c = co * lanes + lane) of a row over a block of images, blocks in parallel, each in two
+  // halves of its rows so that a batch of one block still has two tasks; the lanes and blocks are
+  // summed last. Rows stream contiguously. Zen 4, per step (two interleaved profiles each): S/16
+  // at batch 8 (one block) 3.2-3.9 -> 0.7-1.1 ms, Fashion-MNIST at batch 128 0.54 -> 0.33 ms,
+  // against a sum over whole images, then over each token's channels serially (15-19 GB/s).
   const int c = int(sig.n), m = int(sig.m);
   ImageParam grad = cubeParam("grad", c, m);
-  Var ch("c");
-  RDom images(0, grad.dim(2).extent(), "images");
-  Func imageSum("image_sum");
-  imageSum(ch, i) = 0.0f;
-  imageSum(ch, i) += grad(ch, i, images);
-  RDom channels(0, c, "channels");
+  Var lane("lane");
+  RDom r(0, (c + lanes - 1) / lanes, 0, grad.dim(2).extent(), "r");
+  Expr channel = r.x * lanes + lane;
+  Expr value = c % lanes == 0
+                   ? grad(channel, i, r.y)
+                   : select(channel < c, grad(min(channel, c - 1), i, r.y), 0.0f);
+  Func laneSums("lane_sums");
+  laneSums(lane, i) = 0.0f;
+  laneSums(lane, i) += value;
+  RDom lanesDom(0, lanes, "lanes");
   out(i) = 0.0f;
-  out(i) += imageSum(channels, i);
+  out(i) += laneSums(lanesDom, i);
   out.output_buffer().dim(0).set_bounds(0, m).set_stride(1);
   constexpr int kImagesPerBlock = 8;
   RVar bo("bo"), bi("bi");
-  Var block("block");
-  Func partial = imageSum.update().split(images, bo, bi, kImagesPerBlock).rfactor(bo, block);
-  partial.compute_root().vectorize(ch, lanes, TailStrategy::GuardWithIf).parallel(block);
+  Var block("block"), half("half"), row("row"), task("task");
+  Func partial = laneSums.update().split(r.y, bo, bi, kImagesPerBlock).rfactor(bo, block);
+  partial.compute_root().vectorize(lane).parallel(block);
   partial.update()
-      .reorder(ch, i, bi, block)
-      .vectorize(ch, lanes, TailStrategy::GuardWithIf)
-      .parallel(block);
-  imageSum.compute_root().vectorize(ch, lanes, TailStrategy::GuardWithIf);
-  imageSum.update().vectorize(ch, lanes, TailStrategy::GuardWithIf);
+      .split(i, half, row, (m + 1) / 2, TailStrategy::GuardWithIf)
+      .reorder(lane, r.x, row, bi, half, block)
+      .fuse(half, block, task)
+      .vectorize(lane)
+      .parallel(task);
+  laneSums.compute_root().vectorize(lane);
+  laneSums.update().vectorize(lane);
   return {Pipeline(out), {grad}};
 }
 

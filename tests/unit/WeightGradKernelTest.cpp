@@ -4,6 +4,7 @@
 // both operands, which only the paper-sized models reach. Shapes cover both, with a ragged last
 // register tile (n not a multiple of the tile's rows), a ragged last column panel (k not a
 // multiple of the panel), row counts that do not fill the last chunk, and fewer rows than a tile.
+// Token bias gradients (row sums over a batch of images) are checked the same way.
 #include <cmath>
 #include <ostream>
 #include <random>
@@ -110,6 +111,40 @@ TEST(PatchWeightGrad, LargeResultMatchesReference) {
   ASSERT_EQ(run(image, grad, dw), 0);
   expectWeightGrad(dw, n, k, rows, x, d);
 }
+
+class TokenBiasGrad : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+// db(m) = sum over images b and channels c of D(c, m, b): lanes over the channels (ragged where c
+// is not a multiple of the vector), blocks of 8 images (ragged past 8), rows in two halves (odd m).
+TEST_P(TokenBiasGrad, MatchesReference) {
+  const auto [channels, images] = GetParam();
+  const int tokens = 49;
+  KernelSignature sig;
+  sig.op = KernelOp::BiasGradTokens;
+  sig.n = channels;
+  sig.m = tokens;
+  Halide::Callable run = jitForHost(sig);
+  std::vector<float> d = normals(size_t(channels) * tokens * images, 5);
+  Halide::Buffer<float> grad(d.data(), channels, tokens, images), db(tokens);
+  ASSERT_EQ(run(grad, db), 0);
+  for (int t = 0; t < tokens; ++t) {
+    double want = 0, scale = 0;
+    for (int b = 0; b < images; ++b)
+      for (int c = 0; c < channels; ++c) {
+        want += d[(size_t(b) * tokens + t) * channels + c];
+        scale += std::abs(d[(size_t(b) * tokens + t) * channels + c]);
+      }
+    EXPECT_NEAR(db(t), want, 1e-6 * (1.0 + scale)) << "token " << t;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, TokenBiasGrad,
+                         ::testing::Values(std::pair{40, 19}, std::pair{128, 8},
+                                           std::pair{512, 1}),
+                         [](const auto &info) {
+                           return "c" + std::to_string(info.param.first) + "_images" +
+                                  std::to_string(info.param.second);
+                         });
 
 } // namespace
 } // namespace mixerc
