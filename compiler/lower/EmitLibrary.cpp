@@ -71,6 +71,28 @@ bool writeFile(const fs::path &path, const std::string &text, std::string *error
   return true;
 }
 
+/// FNV-1a, 64 bits, continued from `hash` over `bytes`.
+uint64_t fnv1a(uint64_t hash, const std::string &bytes) {
+  for (unsigned char c : bytes)
+    hash = (hash ^ c) * 0x100000001b3ull;
+  return hash;
+}
+
+/// The plan hash (mixer_model_info::plan_hash): the target, the model table and every kernel's
+/// object code, so that libraries whose kernels or tables differ in any byte differ.
+uint64_t planHash(const KernelPlan &plan, const Halide::Target &target,
+                  const std::vector<std::string> &objects) {
+  uint64_t hash = fnv1a(0xcbf29ce484222325ull, target.to_string());
+  hash = fnv1a(hash, generateGlue(plan, 0));
+  for (const std::string &object : objects) {
+    std::ifstream in(object, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    hash = fnv1a(hash, bytes.str());
+  }
+  return hash;
+}
+
 } // namespace
 
 bool resolveTarget(const std::string &name, Halide::Target *target, std::string *error) {
@@ -181,7 +203,7 @@ bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string
   fs::path headerTemp = scratch / (plan.name + ".h");
   fs::path glue = scratch / (plan.name + "_model.cpp");
   fs::path exports = scratch / "exports.map";
-  if (!writeFile(headerTemp, header, error) || !writeFile(glue, generateGlue(plan), error) ||
+  if (!writeFile(headerTemp, header, error) || !writeFile(glue, generateGlue(plan, planHash(plan, target, objects)), error) ||
       !writeFile(exports,
                  fmt::format("{{ global: {}_*; mixer_last_error; mixer_runtime_error_slot; "
                              "local: *; }};\n",

@@ -199,18 +199,27 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
   model->desc = desc;
   model->batch_limit = max_batch(*desc, false);
   model->train_batch_limit = max_batch(*desc, true);
-  // Arena layout: trainable parameters first (the optimizer's contiguous range), then the rest.
+  // Arena layout: trainable parameters first (the optimizer's contiguous range), then the other
+  // f32 parameters (running statistics, one contiguous range that data-parallel training
+  // averages across processes), then the i64 counters.
   model->offsets.assign(size_t(desc->num_params), 0);
   int64_t cursor = 0;
-  for (bool trainable : {true, false}) {
+  enum Group { Trainable, Statistic, Counter };
+  auto group = [](const ParamDesc &p) {
+    return p.trainable ? Trainable : p.element == ElementType::F32 ? Statistic : Counter;
+  };
+  for (Group g : {Trainable, Statistic, Counter}) {
     for (int32_t i = 0; i < desc->num_params; ++i)
-      if (desc->params[i].trainable == trainable) {
+      if (group(desc->params[i]) == g) {
         model->offsets[size_t(i)] = cursor;
         cursor = aligned(cursor + storage_floats(desc->params[i]));
       }
-    if (trainable)
+    if (g == Trainable)
       model->trainable_floats = cursor;
+    else if (g == Statistic)
+      model->stats_floats = cursor - model->trainable_floats;
   }
+  model->arena_floats = cursor;
   model->arena = allocate_floats(cursor);
   if (!model->arena)
     return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: no memory for the parameters",
@@ -363,6 +372,7 @@ mixer_status load_weights(Model *model, const char *path) {
   }
   for (int32_t i = 0; i < desc.num_params; ++i)
     std::memcpy(model->params[size_t(i)], sources[size_t(i)]->data, sources[size_t(i)]->bytes);
+  model->gradients_pending = false; // computed for the weights just replaced
   if (mixer_status status = model->repack())
     return status;
   if (desc.train) {

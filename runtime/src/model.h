@@ -50,6 +50,10 @@ struct Model {
   std::vector<float *> params;     ///< into arena
   std::vector<int64_t> offsets;    ///< of each parameter in arena (and in grads for trainable ones)
   int64_t trainable_floats = 0;    ///< [0, trainable_floats) of arena: what the optimizer updates
+  /// [trainable_floats, trainable_floats + stats_floats): the non-trainable f32 parameters
+  /// (BatchNorm's running statistics), then the i64 counters up to arena_floats.
+  int64_t stats_floats = 0;
+  int64_t arena_floats = 0;
   std::vector<FloatArray> packed;
   ActivationArena activations, train_activations;
   int64_t batch_limit = 0;       ///< of inference: every batch-scaled extent fits 32 bits
@@ -63,6 +67,7 @@ struct Model {
   std::vector<std::pair<int32_t, int64_t>> packs_by_weight_end;
   std::vector<float> losses;   ///< per-image loss of the last train step
   int64_t optimizer_step = 0;  ///< steps taken; 0: no state yet
+  bool gradients_pending = false; ///< compute_gradients ran; apply_gradients has not yet
   mixer_optimizer optimizer = MIXER_OPTIMIZER_ADAMW; ///< whose state moment1/2 hold
 
   int64_t images_per_chunk(int64_t batch) const;

@@ -20,41 +20,50 @@ const char *optimizer_name(mixer_optimizer kind) {
 
 bool finite_at_least(float v, float low) { return std::isfinite(v) && v >= low; }
 
-mixer_status check_options(const ModelDesc &desc, const mixer_train_options &o) {
+/// Checks the options for `verb` ("train_step", "compute_gradients", ...), and that they continue
+/// the optimizer state the model holds.
+mixer_status check_options(const Model &model, const mixer_train_options &o, const char *verb) {
+  const ModelDesc &desc = *model.desc;
   const char *n = desc.name;
   if (o.abi_version != MIXER_ABI_VERSION)
     return fail(MIXER_ERROR_UNSUPPORTED,
-                "%s_train_step: opts->abi_version is %u, this library has ABI %d; initialise the "
+                "%s_%s: opts->abi_version is %u, this library has ABI %d; initialise the "
                 "options with mixer_train_options_init",
-                n, o.abi_version, MIXER_ABI_VERSION);
+                n, verb, o.abi_version, MIXER_ABI_VERSION);
   if (o.optimizer != MIXER_OPTIMIZER_ADAMW && o.optimizer != MIXER_OPTIMIZER_SGD)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_step: opts->optimizer is %d (expected "
-                "MIXER_OPTIMIZER_ADAMW or MIXER_OPTIMIZER_SGD)", n, int(o.optimizer));
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: opts->optimizer is %d (expected "
+                "MIXER_OPTIMIZER_ADAMW or MIXER_OPTIMIZER_SGD)", n, verb, int(o.optimizer));
   if (!finite_at_least(o.learning_rate, 0.0f))
     return fail(MIXER_ERROR_INVALID_ARGUMENT,
-                "%s_train_step: opts->learning_rate is %g (must be finite and >= 0)", n,
+                "%s_%s: opts->learning_rate is %g (must be finite and >= 0)", n, verb,
                 double(o.learning_rate));
   if (!finite_at_least(o.weight_decay, 0.0f))
     return fail(MIXER_ERROR_INVALID_ARGUMENT,
-                "%s_train_step: opts->weight_decay is %g (must be finite and >= 0)", n,
+                "%s_%s: opts->weight_decay is %g (must be finite and >= 0)", n, verb,
                 double(o.weight_decay));
   if (!(o.label_smoothing >= 0.0f && o.label_smoothing < 1.0f))
     return fail(MIXER_ERROR_INVALID_ARGUMENT,
-                "%s_train_step: opts->label_smoothing is %g (must be in [0, 1))", n,
+                "%s_%s: opts->label_smoothing is %g (must be in [0, 1))", n, verb,
                 double(o.label_smoothing));
   if (o.optimizer == MIXER_OPTIMIZER_ADAMW) {
     if (!(o.beta1 >= 0.0f && o.beta1 < 1.0f) || !(o.beta2 >= 0.0f && o.beta2 < 1.0f))
       return fail(MIXER_ERROR_INVALID_ARGUMENT,
-                  "%s_train_step: opts->beta1 and beta2 are %g and %g (each must be in [0, 1))",
-                  n, double(o.beta1), double(o.beta2));
+                  "%s_%s: opts->beta1 and beta2 are %g and %g (each must be in [0, 1))",
+                  n, verb, double(o.beta1), double(o.beta2));
     if (!(std::isfinite(o.eps) && o.eps > 0.0f))
       return fail(MIXER_ERROR_INVALID_ARGUMENT,
-                  "%s_train_step: opts->eps is %g (must be finite and > 0)", n, double(o.eps));
+                  "%s_%s: opts->eps is %g (must be finite and > 0)", n, verb, double(o.eps));
   } else if (!(o.momentum >= 0.0f && o.momentum <= 1.0f)) {
     return fail(MIXER_ERROR_INVALID_ARGUMENT,
-                "%s_train_step: opts->momentum is %g (must be in [0, 1])", n,
+                "%s_%s: opts->momentum is %g (must be in [0, 1])", n, verb,
                 double(o.momentum));
   }
+  if (model.optimizer_step > 0 && o.optimizer != model.optimizer)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_%s: the model holds %s state from %lld steps; continuing with %s would "
+                "discard it (load weights without optimizer.* tensors to start afresh)",
+                n, verb, optimizer_name(model.optimizer), (long long)model.optimizer_step,
+                optimizer_name(o.optimizer));
   return MIXER_OK;
 }
 
@@ -115,42 +124,48 @@ mixer_status update_and_repack(Model *model, const mixer_train_options &o, doubl
   return MIXER_OK;
 }
 
-} // namespace
-
-/// The train step; with `seconds`, times every step and then the optimizer into it.
-mixer_status run_train_step(Model *model, const float *images, const int32_t *labels,
-                            int64_t batch, const mixer_train_options *opts, float *loss_out,
-                            double *seconds) {
+/// The model, or an error naming `verb` when it is NULL or compiled without training.
+mixer_status check_training_model(const Model *model, const char *verb) {
   if (!model)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "train_step: model is NULL");
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s: model is NULL", verb);
+  if (!model->desc->train)
+    return fail(MIXER_ERROR_UNSUPPORTED,
+                "%s_%s: the library was compiled without training = true", model->desc->name,
+                verb);
+  return MIXER_OK;
+}
+
+/// The options, or the defaults for NULL.
+mixer_train_options options_or_defaults(const mixer_train_options *opts) {
+  mixer_train_options o;
+  mixer_train_options_init(&o);
+  return opts ? *opts : o;
+}
+
+/// Forward, loss and backward into the gradient arena (with `seconds`, each step timed into it):
+/// the first half of a train step, after checking every argument.
+mixer_status run_compute(Model *model, const float *images, const int32_t *labels, int64_t batch,
+                         const mixer_train_options *opts, float *loss_out, double *seconds,
+                         const char *verb) {
+  if (mixer_status s = check_training_model(model, verb))
+    return s;
   const ModelDesc &desc = *model->desc;
   const char *n = desc.name;
-  if (!desc.train)
-    return fail(MIXER_ERROR_UNSUPPORTED,
-                "%s_train_step: the library was compiled without training = true", n);
   if (!images)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_step: images is NULL", n);
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: images is NULL", n, verb);
   if (!labels)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_step: labels is NULL", n);
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: labels is NULL", n, verb);
   if (batch <= 0 || batch > model->train_batch_limit)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_train_step: batch is %lld (must be 1..%lld)", n,
+    return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: batch is %lld (must be 1..%lld)", n, verb,
                 (long long)batch, (long long)model->train_batch_limit);
-  mixer_train_options defaults;
-  mixer_train_options_init(&defaults);
-  const mixer_train_options &o = opts ? *opts : defaults;
-  if (mixer_status s = check_options(desc, o))
+  const mixer_train_options o = options_or_defaults(opts);
+  if (mixer_status s = check_options(*model, o, verb))
     return s;
   for (int64_t i = 0; i < batch; ++i)
     if (labels[i] < 0 || labels[i] >= desc.num_classes)
       return fail(MIXER_ERROR_INVALID_ARGUMENT,
-                  "%s_train_step: labels[%lld] is %d (must be in [0, %lld))", n, (long long)i,
+                  "%s_%s: labels[%lld] is %d (must be in [0, %lld))", n, verb, (long long)i,
                   labels[i], (long long)desc.num_classes);
-  if (model->optimizer_step > 0 && o.optimizer != model->optimizer)
-    return fail(MIXER_ERROR_INVALID_ARGUMENT,
-                "%s_train_step: the model holds %s state from %lld steps; continuing with %s "
-                "would discard it (load weights without optimizer.* tensors to start afresh)",
-                n, optimizer_name(model->optimizer), (long long)model->optimizer_step,
-                optimizer_name(o.optimizer));
 
   const TrainDesc &train = *desc.train;
   if (mixer_status s = model->train_activations.reserve(n, train.activation_elems_per_image,
@@ -164,30 +179,79 @@ mixer_status run_train_step(Model *model, const float *images, const int32_t *la
   io.output = model->losses.data();
   io.hyper = lossHyper;
   io.activations = &model->train_activations;
+  // A failed sequence may have written part of the arena: the gradients are not applicable.
+  model->gradients_pending = false;
   if (mixer_status s = run_steps(model, train.steps, train.num_steps, io, batch, seconds))
     return s;
   // Counters (BatchNorm's num_batches_tracked) count training batches, as PyTorch's do.
   for (int32_t i = 0; i < desc.num_params; ++i)
     if (desc.params[i].element == ElementType::I64)
       ++*reinterpret_cast<int64_t *>(model->params[size_t(i)]);
+  model->gradients_pending = true;
   double total = 0;
   for (float l : model->losses)
     total += double(l);
-  double parts[2] = {0, 0};
-  if (mixer_status s = update_and_repack(model, o, parts))
-    return s;
-  if (seconds) {
-    seconds[train.num_steps] = parts[0];
-    seconds[train.num_steps + 1] = parts[1];
-  }
   if (loss_out)
     *loss_out = float(total / double(batch));
   return MIXER_OK;
 }
 
+/// The optimizer update from the gradient arena (the second half); with `seconds`, the update's
+/// and the repacking's time into seconds[0] and seconds[1].
+mixer_status run_apply(Model *model, const mixer_train_options *opts, double *seconds,
+                       const char *verb) {
+  if (mixer_status s = check_training_model(model, verb))
+    return s;
+  const mixer_train_options o = options_or_defaults(opts);
+  if (mixer_status s = check_options(*model, o, verb))
+    return s;
+  if (!model->gradients_pending)
+    return fail(MIXER_ERROR_INVALID_ARGUMENT,
+                "%s_%s: no gradients to apply (call %s_compute_gradients first; each computation "
+                "is applied once)",
+                model->desc->name, verb, model->desc->name);
+  model->gradients_pending = false;
+  double parts[2] = {0, 0};
+  if (mixer_status s = update_and_repack(model, o, parts))
+    return s;
+  if (seconds) {
+    seconds[0] = parts[0];
+    seconds[1] = parts[1];
+  }
+  return MIXER_OK;
+}
+
+/// The train step; with `seconds`, times every step and then the optimizer into it.
+mixer_status run_train_step(Model *model, const float *images, const int32_t *labels,
+                            int64_t batch, const mixer_train_options *opts, float *loss_out,
+                            double *seconds) {
+  float loss = 0;
+  if (mixer_status s =
+          run_compute(model, images, labels, batch, opts, &loss, seconds, "train_step"))
+    return s;
+  if (mixer_status s = run_apply(model, opts,
+                                 seconds ? seconds + model->desc->train->num_steps : nullptr,
+                                 "train_step"))
+    return s;
+  if (loss_out)
+    *loss_out = loss;
+  return MIXER_OK;
+}
+
+} // namespace
+
 mixer_status train_step(Model *model, const float *images, const int32_t *labels, int64_t batch,
                         const mixer_train_options *opts, float *loss_out) {
   return run_train_step(model, images, labels, batch, opts, loss_out, nullptr);
+}
+
+mixer_status compute_gradients(Model *model, const float *images, const int32_t *labels,
+                               int64_t batch, const mixer_train_options *opts, float *loss_out) {
+  return run_compute(model, images, labels, batch, opts, loss_out, nullptr, "compute_gradients");
+}
+
+mixer_status apply_gradients(Model *model, const mixer_train_options *opts) {
+  return run_apply(model, opts, nullptr, "apply_gradients");
 }
 
 mixer_status train_profile(Model *model, const float *images, const int32_t *labels,

@@ -198,7 +198,7 @@ def read_safetensors(path):
     return out
 
 
-MIXER_ABI_VERSION = 2
+MIXER_ABI_VERSION = 3
 
 
 class TrainOptions(ctypes.Structure):
@@ -221,7 +221,8 @@ class ModelInfo(ctypes.Structure):
     _fields_ = [("abi_version", ctypes.c_int32), ("name", ctypes.c_char_p),
                 ("family", ctypes.c_char_p), ("channels", ctypes.c_int64),
                 ("height", ctypes.c_int64), ("width", ctypes.c_int64), ("classes", ctypes.c_int64),
-                ("num_parameters", ctypes.c_int64), ("flops_per_image", ctypes.c_double)]
+                ("num_parameters", ctypes.c_int64), ("flops_per_image", ctypes.c_double),
+                ("plan_hash", ctypes.c_uint64)]
 
 
 class Library:
@@ -277,6 +278,35 @@ class Library:
                    ctypes.byref(options), ctypes.byref(loss))
         assert status == 0, self.error()
         return loss.value
+
+    def compute_gradients(self, handle, images, labels, options):
+        """NAME_compute_gradients; returns the batch's mean loss."""
+        p = ctypes.c_void_p
+        self.fn("compute_gradients", [p, p, p, ctypes.c_int64, ctypes.POINTER(TrainOptions),
+                                      ctypes.POINTER(ctypes.c_float)])
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        labels = np.ascontiguousarray(labels, dtype=np.int32)
+        loss = ctypes.c_float()
+        status = self.call("compute_gradients", handle, images.ctypes.data, labels.ctypes.data,
+                           images.shape[0], ctypes.byref(options), ctypes.byref(loss))
+        assert status == 0, self.error()
+        return loss.value
+
+    def apply_gradients(self, handle, options):
+        self.fn("apply_gradients", [ctypes.c_void_p, ctypes.POINTER(TrainOptions)])
+        status = self.call("apply_gradients", handle, ctypes.byref(options))
+        assert status == 0, self.error()
+
+    def arena(self, handle, verb):
+        """The model's gradients or running_stats as a writable NumPy view (no copy)."""
+        data, count = ctypes.POINTER(ctypes.c_float)(), ctypes.c_int64()
+        self.fn(verb, [ctypes.c_void_p, ctypes.POINTER(ctypes.POINTER(ctypes.c_float)),
+                       ctypes.POINTER(ctypes.c_int64)])
+        status = self.call(verb, handle, ctypes.byref(data), ctypes.byref(count))
+        assert status == 0, self.error()
+        if count.value == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.ctypeslib.as_array(data, shape=(count.value,))
 
     def weights(self, handle, path):
         """The model's tensors, through save_weights."""

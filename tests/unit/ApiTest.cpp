@@ -18,13 +18,12 @@
 #include <utility>
 #include <vector>
 
+#include "ApiTestSupport.h"
 #include "tanh_mixer.h"
 
 using ::testing::HasSubstr;
 
 namespace {
-
-constexpr int64_t kImage = 1 * 40 * 24, kClasses = 5;
 
 struct Tensor {
   std::string name, dtype = "F32";
@@ -88,26 +87,6 @@ void writeWeights(const std::string &path, const std::vector<Tensor> &tensors, u
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char *>(&n), 8);
   out << header << data.substr(0, data.size() - truncateBy);
-}
-
-std::string tempPath(const std::string &name) {
-  return (std::filesystem::temp_directory_path() /
-          ("mixerc_api_" + std::to_string(getpid()) + "_" + name))
-      .string();
-}
-
-std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::vector<float> images(int64_t batch, uint32_t seed = 1) {
-  std::mt19937 random(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> x(size_t(batch * kImage));
-  for (float &v : x)
-    v = normal(random);
-  return x;
 }
 
 class Api : public ::testing::Test {

@@ -112,6 +112,7 @@ struct ModelDesc {
   /// activations stay in cache between kernels (0: never chunk).
   int64_t images_per_chunk;
   const TrainDesc *train; ///< nullptr unless compiled with `training = true`
+  uint64_t plan_hash;     ///< mixer_model_info::plan_hash; checked by import_state
 };
 
 } // namespace mixer::rt

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /** Bumped whenever a struct below or the calling convention of generated functions changes. */
-#define MIXER_ABI_VERSION 2
+#define MIXER_ABI_VERSION 3
 
 typedef enum mixer_status {
   MIXER_OK = 0,
@@ -54,6 +54,10 @@ typedef struct mixer_model_info {
   int64_t channels, height, width, classes;
   int64_t num_parameters;
   double flops_per_image; /* forward pass, multiply-adds counted as 2 */
+  /* FNV-1a hash of the compiled plan: the model table (parameters, kernels, steps, buffer shapes)
+   * and every kernel's object code for its target. Two libraries with equal hashes run the same
+   * computation; data-parallel trainers compare it across processes before the first step. */
+  uint64_t plan_hash;
 } mixer_model_info;
 
 /** One step of a profiled inference (NAME_profile): a kernel call and what it cost. */
