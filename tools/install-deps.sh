@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything mixerc needs on a fresh Debian 12 machine: MLIR 19, toml++, fmt, GoogleTest,
-# SQLite, ccache and PyTorch (the test reference) from Debian; Halide 21, CMake >= 3.28, ninja and lit
-# from PyPI into a virtual environment shared by all clones ($MIXERC_VENV). Idempotent and quiet when
-# everything is already there, so every entry script calls it first.
+# SQLite, ccache, Open MPI (data-parallel training) and PyTorch (the test reference) from Debian;
+# Halide 21, CMake >= 3.28, ninja and lit from PyPI into a virtual environment shared by all
+# clones ($MIXERC_VENV). Idempotent and quiet when everything is already there, so every entry
+# script calls it first.
 #
 # --bench also installs what bench/run_bench.py needs: oneDNN (the GEMM roofline), the OpenMP
 # OpenBLAS and jemalloc that Debian's PyTorch needs to run at its best, and a bench-only virtual
@@ -12,7 +13,7 @@ set -euo pipefail
 APT_PACKAGES=(g++ git ccache python3-venv python3-torch python3-numpy
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   libtomlplusplus-dev libfmt-dev libgtest-dev libgmock-dev libsqlite3-dev zlib1g-dev
-  dataset-fashion-mnist)
+  dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 BENCH_APT_PACKAGES=(libdnnl-dev libopenblas0-openmp libjemalloc2)
 
 # ensure_apt PACKAGE...: installs the packages that are not installed yet.

@@ -34,6 +34,18 @@ bool ModelLibrary::open(const std::string &path, std::string *error) {
   }
   resolve(&trainStep, name + "_train_step");
   resolve(&trainProfile, name + "_train_profile");
+  if (trainStep &&
+      !(resolve(&computeGradients, name + "_compute_gradients") &&
+        resolve(&applyGradients, name + "_apply_gradients") &&
+        resolve(&gradients, name + "_gradients") &&
+        resolve(&runningStats, name + "_running_stats") &&
+        resolve(&exportState, name + "_export_state") &&
+        resolve(&importState, name + "_import_state"))) {
+    *error = fmt::format("{} lacks the data-parallel training functions of mixer ABI {}; "
+                         "recompile it with this mixerc",
+                         path, MIXER_ABI_VERSION);
+    return false;
+  }
   return true;
 }
 

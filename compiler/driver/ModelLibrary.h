@@ -33,6 +33,14 @@ public:
                                           mixer_step_profile *, int32_t, int32_t *);
   TrainStepFn trainStep = nullptr;       ///< null unless compiled with training = true
   TrainProfileFn trainProfile = nullptr; ///< likewise
+  // The halves of a train step and the views data-parallel training needs (training libraries).
+  mixer_status (*computeGradients)(void *, const float *, const int32_t *, int64_t,
+                                   const mixer_train_options *, float *) = nullptr;
+  mixer_status (*applyGradients)(void *, const mixer_train_options *) = nullptr;
+  mixer_status (*gradients)(void *, float **, int64_t *) = nullptr;
+  mixer_status (*runningStats)(void *, float **, int64_t *) = nullptr;
+  mixer_status (*exportState)(const void *, void *, int64_t, int64_t *) = nullptr;
+  mixer_status (*importState)(void *, const void *, int64_t) = nullptr;
   const char *(*lastError)() = nullptr;
 };
 

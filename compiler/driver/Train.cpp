@@ -20,6 +20,7 @@
 
 #include "driver/Args.h"
 #include "driver/Dataset.h"
+#include "driver/Distributed.h"
 #include "driver/ModelLibrary.h"
 #include "driver/Plot.h"
 #include "safetensors.h" // the runtime's reader: a checkpoint's optimizer.step
@@ -60,6 +61,17 @@ options:
   --stop-after K        stop after epoch K of the --epochs schedule (continue with --resume)
   --resume FILE         continue from a checkpoint saved at the end of an epoch
   --init FILE           start from these weights (no optimizer state) instead of the seed's
+  --step-log FILE       CSV of every step's loss and learning rate (written anew)
+  --distributed MODE    auto (default: MPI when started by mpirun), mpi or none
+
+data-parallel (mpirun -np N mixerc train ...): every rank takes its contiguous share of each
+global batch of B images from the one seeded shuffle, so N ranks see exactly the samples one
+process sees; gradients are averaged with MPI_Allreduce (weighted by the shares) and every rank
+applies the same update. Rank 0 alone prints, logs, checkpoints and plots; its weights (and with
+--resume its checkpoint) are broadcast at the start. BatchNorm normalises with each rank's own
+batch statistics; after every step the running means and variances are averaged across ranks, so
+all ranks keep the same ones. A SPEC is compiled once per machine; ranks with another library
+build, other options or other data are refused before the first step.
 )";
 
 constexpr const char *kEvalUsage = R"(usage: mixerc eval LIB --weights FILE --data DATA [options]
@@ -115,21 +127,33 @@ double learningRate(const Recipe &r, int64_t step, int64_t total) {
   return r.lr * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
-/// Copies the batch's images, flipped and cropped as the recipe asks.
+/// Images [begin, end) of a batch: a rank's contiguous share of `count`.
+struct Share {
+  int64_t begin, end;
+  Share(int64_t count, int rank, int ranks)
+      : begin(count * rank / ranks), end(count * (rank + 1) / ranks) {}
+  int64_t size() const { return end - begin; }
+};
+
+/// Copies this rank's share of the batch's images, flipped and cropped as the recipe asks. The
+/// augmentation of every image of the batch is drawn, so each image gets the same draws whichever
+/// rank copies it.
 void makeBatch(const Split &split, const std::vector<int64_t> &order, int64_t first, int64_t count,
-               const Recipe &r, Random &augment, std::vector<float> *images,
+               const Share &share, const Recipe &r, Random &augment, std::vector<float> *images,
                std::vector<int32_t> *labels) {
   const int64_t c = split.channels, h = split.height, w = split.width, elems = c * h * w;
-  images->resize(size_t(count * elems));
-  labels->resize(size_t(count));
+  images->resize(size_t(share.size() * elems));
+  labels->resize(size_t(share.size()));
   for (int64_t i = 0; i < count; ++i) {
-    const int64_t index = order[size_t(first + i)];
-    const float *src = split.images.data() + index * elems;
-    float *dst = images->data() + i * elems;
-    (*labels)[size_t(i)] = split.labels[size_t(index)];
     const bool flip = r.flip && augment.below(2);
     const int64_t dy = r.crop ? int64_t(augment.below(uint64_t(2 * r.crop + 1))) - r.crop : 0;
     const int64_t dx = r.crop ? int64_t(augment.below(uint64_t(2 * r.crop + 1))) - r.crop : 0;
+    if (i < share.begin || i >= share.end)
+      continue;
+    const int64_t index = order[size_t(first + i)];
+    const float *src = split.images.data() + index * elems;
+    float *dst = images->data() + (i - share.begin) * elems;
+    (*labels)[size_t(i - share.begin)] = split.labels[size_t(index)];
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t y = 0; y < h; ++y)
         for (int64_t x = 0; x < w; ++x) {
@@ -174,14 +198,17 @@ private:
   bool terminal_;
 };
 
-/// Top-1 accuracy (%) of the model on a split, and the images/s of inference.
-bool accuracy(const ModelLibrary &lib, void *model, const Split &split, int64_t classes,
-              int64_t batch, double *percent, double *imagesPerSecond, std::string *error) {
+/// Top-1 accuracy (%) of the model on a split, and the images/s of inference; each rank of the
+/// group scores its share of the split.
+bool accuracy(const ModelLibrary &lib, void *model, const ProcessGroup &group, const Split &split,
+              int64_t classes, int64_t batch, double *percent, double *imagesPerSecond,
+              std::string *error) {
   std::vector<float> logits(size_t(batch * classes));
   int64_t correct = 0;
+  const Share share(split.count, group.rank(), group.size());
   auto start = std::chrono::steady_clock::now();
-  for (int64_t first = 0; first < split.count; first += batch) {
-    int64_t n = std::min(batch, split.count - first);
+  for (int64_t first = share.begin; first < share.end; first += batch) {
+    int64_t n = std::min(batch, share.end - first);
     if (lib.infer(model, split.images.data() + first * split.imageElements(), n, logits.data())) {
       *error = lib.lastError();
       return false;
@@ -192,18 +219,61 @@ bool accuracy(const ModelLibrary &lib, void *model, const Split &split, int64_t 
     }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  *percent = 100.0 * double(correct) / double(split.count);
-  *imagesPerSecond = double(split.count) / seconds;
+  double sums[2] = {double(correct), double(share.size()) / std::max(seconds, 1e-9)};
+  group.sum(sums, 2);
+  *percent = 100.0 * sums[0] / double(split.count);
+  *imagesPerSecond = sums[1];
   return true;
 }
 
-/// Opens LIB, or compiles SPEC (a .toml file) for training and opens the result.
-bool openModel(const std::string &what, const CompileFn &compile, ModelLibrary *lib,
-               std::string *error) {
-  std::string library = what;
-  if (fs::path(what).extension() == ".toml" && !compile(what, &library, error))
-    return false;
-  return lib->open(library, error);
+/// FNV-1a, 64 bits, over `size` bytes, continued from `hash`.
+uint64_t fnv1a(const void *data, size_t size, uint64_t hash = 0xcbf29ce484222325ull) {
+  const unsigned char *bytes = static_cast<const unsigned char *>(data);
+  for (size_t i = 0; i < size; ++i)
+    hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  return hash;
+}
+
+/// Refuses to start a distributed run whose ranks would not compute one training: each rank's
+/// library build (its plan hash), recipe and data (sizes, labels, standardisation) must be rank
+/// 0's. Rank 0 names the first rank that differs, and the job ends.
+void checkSameRun(const ProcessGroup &group, const mixer_model_info &info, const Recipe &r,
+                  const Dataset &data, const std::string &library) {
+  if (!group.distributed())
+    return;
+  const std::string recipe = fmt::format(
+      "{} {} {} {} {} {} {} {:a} {:a} {:a} {:a} {} {}", r.epochs, r.batch, r.warmup, r.crop,
+      r.seed, r.stopAfter, int(r.optimizer), r.lr, r.weightDecay, r.momentum, r.smoothing,
+      r.flip, info.name);
+  uint64_t dataHash = 0xcbf29ce484222325ull;
+  for (const Split *split : {&data.train, &data.test}) {
+    dataHash = fnv1a(&split->count, sizeof(split->count), dataHash);
+    dataHash = fnv1a(split->labels.data(), split->labels.size() * sizeof(int32_t), dataHash);
+  }
+  dataHash = fnv1a(data.mean.data(), data.mean.size() * sizeof(float), dataHash);
+  dataHash = fnv1a(data.std.data(), data.std.size() * sizeof(float), dataHash);
+  const struct {
+    uint64_t value;
+    const char *what;
+  } checks[] = {
+      {info.plan_hash, "runs another build of the model (plan hash {:016x}, rank 0's {:016x}; "
+                       "compile it once and give every rank the same library)"},
+      {fnv1a(recipe.data(), recipe.size()),
+       "was started with other training options (hash {:016x}, rank 0's {:016x})"},
+      {dataHash, "reads other data (hash {:016x} of its sizes, labels and statistics, rank 0's "
+                 "{:016x})"},
+  };
+  for (const auto &check : checks) {
+    const std::vector<uint64_t> all = group.gather(check.value);
+    for (size_t rank = 1; rank < all.size(); ++rank)
+      if (all[rank] != all[0]) {
+        if (!group.root()) {
+          group.barrier(); // rank 0 reports and ends the job
+        }
+        group.fatal("train", fmt::format("rank {} ({}) {}", rank, library,
+                                         fmt::format(check.what, all[rank], all[0])));
+      }
+  }
 }
 
 /// optimizer.step of a checkpoint (0 when it has none).
@@ -229,7 +299,8 @@ bool checkpointSteps(const std::string &path, int64_t *steps, std::string *error
 int trainVerb(int argc, char **argv, const CompileFn &compile) {
   const char *verb = "train";
   Recipe r;
-  std::string model, data, out, log, plot, resume, init, value, error;
+  std::string model, data, out, log, plot, resume, init, stepLog, value, error;
+  ProcessGroup::Mode mode = ProcessGroup::Mode::Auto;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto flagInt = [&](int64_t lo, int64_t *target) {
@@ -286,6 +357,11 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
       ok = takeValue(argc, argv, i, &resume, &error);
     } else if (arg == "--init") {
       ok = takeValue(argc, argv, i, &init, &error);
+    } else if (arg == "--step-log") {
+      ok = takeValue(argc, argv, i, &stepLog, &error);
+    } else if (arg == "--distributed") {
+      ok = takeValue(argc, argv, i, &value, &error) &&
+           ProcessGroup::parseMode(value, &mode, &error);
     } else {
       ok = positional(arg, &model, &error);
     }
@@ -297,62 +373,105 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
   if (!resume.empty() && !init.empty())
     return fail(verb, "--resume and --init exclude each other");
 
+  ProcessGroup group;
+  group.start(mode);
+  // From here a failure on any rank ends the whole job, naming the rank.
+  auto abort = [&](const std::string &message) { group.fatal(verb, message); };
   ModelLibrary lib;
-  if (!openModel(model, compile, &lib, &error))
-    return fail(verb, error);
+  std::string library = model;
+  if (fs::path(model).extension() == ".toml") { // compiled once per machine
+    if (group.localRoot() && !compile(model, &library, &error))
+      abort(error);
+    group.broadcastLocal(&library);
+  }
+  if (!lib.open(library, &error))
+    abort(error);
   if (!lib.trainStep)
-    return fail(verb, fmt::format("{} was compiled without training = true in its spec's [build]",
-                                  model));
+    abort(fmt::format("{} was compiled without training = true in its spec's [build]", model));
   const mixer_model_info &info = *lib.info();
   Dataset dataset;
   if (!loadDataset(data, info.classes, info.channels, info.height, info.width, &dataset, &error))
-    return fail(verb, error);
+    abort(error);
   if (out.empty())
     out = lib.name + ".safetensors";
   if (log.empty())
     log = out + ".csv";
+  const int64_t steps_per_epoch = (dataset.train.count + r.batch - 1) / r.batch;
+  const int64_t total = steps_per_epoch * r.epochs;
+  const int64_t smallest = std::min(r.batch, dataset.train.count - (steps_per_epoch - 1) * r.batch);
+  if (smallest < group.size())
+    abort(fmt::format("--batch {}: a batch of {} images (the epoch's last) cannot give each of {} "
+                      "ranks one; choose a batch size whose last batch is at least the rank "
+                      "count",
+                      r.batch, smallest, group.size()));
+  checkSameRun(group, info, r, dataset, library);
 
   mixer_options options;
   mixer_options_init(&options);
   options.seed = uint64_t(r.seed);
-  options.num_threads = int32_t(r.threads);
+  options.num_threads = int32_t(r.threads ? r.threads : group.threadsPerRank());
   void *m = nullptr;
   if (lib.create(&options, &m) != MIXER_OK)
-    return fail(verb, lib.lastError());
+    abort(lib.lastError());
   auto cleanup = [&](int status) {
     lib.destroy(m);
     return status;
   };
-  const int64_t steps_per_epoch = (dataset.train.count + r.batch - 1) / r.batch;
-  const int64_t total = steps_per_epoch * r.epochs;
   int64_t step = 0;
-  if (!resume.empty() || !init.empty()) {
+  if (group.root() && (!resume.empty() || !init.empty())) {
     const std::string &file = resume.empty() ? init : resume;
     if (lib.load(m, file.c_str()) != MIXER_OK)
-      return cleanup(fail(verb, lib.lastError()));
+      abort(lib.lastError());
     if (!resume.empty()) {
       if (!checkpointSteps(resume, &step, &error))
-        return cleanup(fail(verb, error));
+        abort(error);
       if (step == 0 || step % steps_per_epoch != 0 || step > total)
-        return cleanup(fail(verb, fmt::format(
+        abort(fmt::format(
             "{}: holds {} optimizer steps, not the end of an epoch of {} steps within {} epochs "
             "(resume with the batch size and epochs of the interrupted run)",
-            resume, step, steps_per_epoch, r.epochs)));
+            resume, step, steps_per_epoch, r.epochs));
     }
   }
-  fmt::print(stderr,
-             "mixerc train: {} on {} ({} training, {} test images), {} epochs of {} steps, batch "
-             "{}{}\n",
-             info.name, dataset.description, dataset.train.count, dataset.test.count, r.epochs,
-             steps_per_epoch, r.batch,
-             step ? fmt::format(", resuming after epoch {}", step / steps_per_epoch) : "");
+  if (group.distributed()) { // every rank starts from rank 0's state
+    group.broadcast(&step);
+    std::vector<char> state;
+    int64_t bytes = 0;
+    if (group.root()) {
+      lib.exportState(m, nullptr, 0, &bytes);
+      state.resize(size_t(bytes));
+      if (lib.exportState(m, state.data(), bytes, &bytes) != MIXER_OK)
+        abort(lib.lastError());
+    }
+    group.broadcast(&state);
+    if (!group.root() && lib.importState(m, state.data(), int64_t(state.size())) != MIXER_OK)
+      abort(lib.lastError());
+  }
+  if (group.root())
+    fmt::print(stderr,
+               "mixerc train: {} on {} ({} training, {} test images), {} epochs of {} steps, "
+               "batch {}{}{}\n",
+               info.name, dataset.description, dataset.train.count, dataset.test.count,
+               r.epochs, steps_per_epoch, r.batch,
+               group.distributed() ? fmt::format(" over {} ranks", group.size()) : "",
+               step ? fmt::format(", resuming after epoch {}", step / steps_per_epoch) : "");
 
-  bool header = !fs::exists(log);
-  std::ofstream csv(log, std::ios::app);
-  if (!csv)
-    return cleanup(fail(verb, fmt::format("{}: cannot open the log", log)));
-  if (header)
-    csv << "epoch,steps,train_loss,test_accuracy,epoch_seconds,images_per_second,learning_rate\n";
+  // Rank 0 alone writes the logs, the checkpoints and the plot.
+  std::ofstream csv, steps;
+  if (group.root()) {
+    bool header = !fs::exists(log);
+    csv.open(log, std::ios::app);
+    if (!csv)
+      abort(fmt::format("{}: cannot open the log", log));
+    if (header)
+      csv << "epoch,steps,train_loss,test_accuracy,epoch_seconds,images_per_second,"
+             "learning_rate\n";
+    if (!stepLog.empty()) {
+      steps.open(stepLog, std::ios::trunc);
+      if (!steps)
+        abort(fmt::format("{}: cannot open the step log", stepLog));
+      steps << "step,loss,learning_rate\n";
+    }
+  }
 
   mixer_train_options o;
   mixer_train_options_init(&o);
@@ -376,21 +495,30 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
     double lr = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       const int64_t first = s * r.batch, n = std::min(r.batch, dataset.train.count - first);
-      makeBatch(dataset.train, order, first, n, r, augment, &images, &labels);
+      const Share share(n, group.rank(), group.size());
+      makeBatch(dataset.train, order, first, n, share, r, augment, &images, &labels);
       lr = learningRate(r, step, total);
       o.learning_rate = float(lr);
       float loss = 0;
-      if (lib.trainStep(m, images.data(), labels.data(), n, &o, &loss) != MIXER_OK) {
+      mixer_status status =
+          group.distributed()
+              ? dataParallelStep(lib, m, group, images.data(), labels.data(), share.size(), n,
+                                 o, &loss, nullptr)
+              : lib.trainStep(m, images.data(), labels.data(), n, &o, &loss);
+      if (status != MIXER_OK) {
         progress.endLine();
-        return cleanup(fail(verb, lib.lastError()));
+        abort(lib.lastError());
       }
       if (!std::isfinite(loss)) {
         progress.endLine();
-        return cleanup(fail(verb, fmt::format("the loss is {} at step {} (learning rate {:g}); "
-                                              "try a lower --lr",
-                                              loss, step + 1, lr)));
+        abort(fmt::format("the loss is {} at step {} (learning rate {:g}); try a lower --lr",
+                          loss, step + 1, lr));
       }
       lossSum += loss;
+      if (!group.root())
+        continue;
+      if (steps.is_open())
+        steps << fmt::format("{},{:.9g},{:.9g}\n", step + 1, loss, o.learning_rate);
       double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       double rate = double(first + n) / std::max(elapsed, 1e-9);
@@ -398,14 +526,16 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
       progress.update(epoch, r.epochs, s + 1, steps_per_epoch, lossSum / double(s + 1), rate,
                       remaining);
     }
-    progress.endLine();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double percent = 0, inferRate = 0;
-    if (!accuracy(lib, m, dataset.test, info.classes, 500, &percent, &inferRate, &error))
-      return cleanup(fail(verb, error));
+    if (!accuracy(lib, m, group, dataset.test, info.classes, 500, &percent, &inferRate, &error))
+      abort(error);
+    if (!group.root())
+      continue;
+    progress.endLine();
     if (lib.save(m, out.c_str()) != MIXER_OK)
-      return cleanup(fail(verb, lib.lastError()));
+      abort(lib.lastError());
     double trainLoss = lossSum / double(steps_per_epoch);
     fmt::print("epoch {}: train loss {:.4f}, test accuracy {:.2f}%, {:.1f} s ({:.0f} img/s), "
                "checkpoint {}\n",
@@ -414,9 +544,11 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
     csv << fmt::format("{},{},{:.6f},{:.2f},{:.2f},{:.1f},{:.6g}\n", epoch, step, trainLoss,
                        percent, seconds, double(dataset.train.count) / seconds, lr);
     csv.flush();
+    steps.flush();
     if (!plot.empty() && !writePlot(plot, readCurve(log), &error))
-      return cleanup(fail(verb, error));
+      abort(error);
   }
+  group.barrier(); // no rank finalises while another still waits for it
   return cleanup(0);
 }
 
@@ -463,7 +595,8 @@ int evalVerb(int argc, char **argv) {
     return status;
   }
   double percent = 0, rate = 0;
-  bool ok = accuracy(lib, m, dataset.test, info.classes, batch, &percent, &rate, &error);
+  const ProcessGroup single;
+  bool ok = accuracy(lib, m, single, dataset.test, info.classes, batch, &percent, &rate, &error);
   lib.destroy(m);
   if (!ok)
     return fail(verb, error);
