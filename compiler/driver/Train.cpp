@@ -234,17 +234,34 @@ uint64_t fnv1a(const void *data, size_t size, uint64_t hash = 0xcbf29ce484222325
   return hash;
 }
 
+/// Ends a distributed run whose ranks disagree on `value`: rank 0 names the first rank that
+/// differs, with `what` (formatted with that rank's value and rank 0's) and its own library.
+void requireSame(const ProcessGroup &group, uint64_t value, const char *what,
+                 const std::string &library) {
+  const std::vector<uint64_t> all = group.gather(value);
+  for (size_t rank = 1; rank < all.size(); ++rank)
+    if (all[rank] != all[0]) {
+      if (!group.root())
+        group.barrier(); // rank 0 reports and ends the job
+      group.fatal("train", fmt::format("rank {} {} (rank 0 runs {})", rank,
+                                       fmt::format(fmt::runtime(what), all[rank], all[0]),
+                                       library));
+    }
+}
+
 /// Refuses to start a distributed run whose ranks would not compute one training: each rank's
-/// library build (its plan hash), recipe and data (sizes, labels, standardisation) must be rank
-/// 0's. Rank 0 names the first rank that differs, and the job ends.
-void checkSameRun(const ProcessGroup &group, const mixer_model_info &info, const Recipe &r,
-                  const Dataset &data, const std::string &library) {
+/// recipe and data (sizes, labels, standardisation) must be rank 0's.
+void requireSameRun(const ProcessGroup &group, const mixer_model_info &info, const Recipe &r,
+                    const Dataset &data, const std::string &library) {
   if (!group.distributed())
     return;
   const std::string recipe = fmt::format(
       "{} {} {} {} {} {} {} {:a} {:a} {:a} {:a} {} {}", r.epochs, r.batch, r.warmup, r.crop,
       r.seed, r.stopAfter, int(r.optimizer), r.lr, r.weightDecay, r.momentum, r.smoothing,
       r.flip, info.name);
+  requireSame(group, fnv1a(recipe.data(), recipe.size()),
+              "was started with other training options (hash {:016x}, rank 0's {:016x})",
+              library);
   uint64_t dataHash = 0xcbf29ce484222325ull;
   for (const Split *split : {&data.train, &data.test}) {
     dataHash = fnv1a(&split->count, sizeof(split->count), dataHash);
@@ -252,28 +269,10 @@ void checkSameRun(const ProcessGroup &group, const mixer_model_info &info, const
   }
   dataHash = fnv1a(data.mean.data(), data.mean.size() * sizeof(float), dataHash);
   dataHash = fnv1a(data.std.data(), data.std.size() * sizeof(float), dataHash);
-  const struct {
-    uint64_t value;
-    const char *what;
-  } checks[] = {
-      {info.plan_hash, "runs another build of the model (plan hash {:016x}, rank 0's {:016x}; "
-                       "compile it once and give every rank the same library)"},
-      {fnv1a(recipe.data(), recipe.size()),
-       "was started with other training options (hash {:016x}, rank 0's {:016x})"},
-      {dataHash, "reads other data (hash {:016x} of its sizes, labels and statistics, rank 0's "
-                 "{:016x})"},
-  };
-  for (const auto &check : checks) {
-    const std::vector<uint64_t> all = group.gather(check.value);
-    for (size_t rank = 1; rank < all.size(); ++rank)
-      if (all[rank] != all[0]) {
-        if (!group.root()) {
-          group.barrier(); // rank 0 reports and ends the job
-        }
-        group.fatal("train", fmt::format("rank {} ({}) {}", rank, library,
-                                         fmt::format(check.what, all[rank], all[0])));
-      }
-  }
+  requireSame(group, dataHash,
+              "reads other data (hash {:016x} of its sizes, labels and statistics, rank 0's "
+              "{:016x})",
+              library);
 }
 
 /// optimizer.step of a checkpoint (0 when it has none).
@@ -389,6 +388,10 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
   if (!lib.trainStep)
     abort(fmt::format("{} was compiled without training = true in its spec's [build]", model));
   const mixer_model_info &info = *lib.info();
+  requireSame(group, info.plan_hash,
+              "runs another build of the model (plan hash {:016x}, rank 0's {:016x}; compile it "
+              "once and give every rank the same library)",
+              library);
   Dataset dataset;
   if (!loadDataset(data, info.classes, info.channels, info.height, info.width, &dataset, &error))
     abort(error);
@@ -404,7 +407,7 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
                       "ranks one; choose a batch size whose last batch is at least the rank "
                       "count",
                       r.batch, smallest, group.size()));
-  checkSameRun(group, info, r, dataset, library);
+  requireSameRun(group, info, r, dataset, library);
 
   mixer_options options;
   mixer_options_init(&options);
