@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "driver/Distributed.h"
 #include "driver/ModelLibrary.h"
 #include "mixer/runtime.h"
 
@@ -106,24 +107,31 @@ int printProfile(const ProfileCall &profile, int threads, double seconds,
 } // namespace
 
 int runBench(const BenchOptions &o) {
+  // Under mpirun: data-parallel train steps, each rank its share of the batch (dataParallelStep).
+  ProcessGroup group;
+  group.start(ProcessGroup::Mode::Auto);
+  if (group.distributed() && (!o.train || o.profile))
+    group.fatal("bench", "under MPI, bench times data-parallel train steps: pass --train "
+                         "(without --profile)");
+  if (o.batch < group.size())
+    group.fatal("bench", fmt::format("--batch {} gives some of the {} ranks no image", o.batch,
+                                     group.size()));
+  const Share share(o.batch, group.rank(), group.size());
+  const int threads = o.threads || !group.distributed() ? o.threads : group.threadsPerRank();
   ModelLibrary lib;
   std::string error;
-  if (!lib.open(o.library, &error)) {
-    fmt::print(stderr, "mixerc bench: {}\n", error);
-    return 2;
-  }
+  if (!lib.open(o.library, &error))
+    group.fatal("bench", error);
   const mixer_model_info &model = *lib.info();
   mixer_options options;
   mixer_options_init(&options);
-  options.num_threads = o.threads;
+  options.num_threads = threads;
   void *m = nullptr;
   if (lib.create(&options, &m) != MIXER_OK ||
-      (!o.weights.empty() && lib.load(m, o.weights.c_str()) != MIXER_OK)) {
-    fmt::print(stderr, "mixerc bench: {}\n", lib.lastError());
-    lib.destroy(m);
-    return 1;
-  }
-  std::vector<float> images(size_t(o.batch * model.channels * model.height * model.width));
+      (!o.weights.empty() && lib.load(m, o.weights.c_str()) != MIXER_OK))
+    group.fatal("bench", lib.lastError(), 1);
+  std::vector<float> images(
+      size_t(share.size() * model.channels * model.height * model.width));
   std::vector<float> logits(size_t(o.batch * model.classes));
   std::mt19937 random(0);
   std::normal_distribution<float> normal;
@@ -132,45 +140,60 @@ int runBench(const BenchOptions &o) {
 
   // --train: random labels, AdamW with learning rate 0 (the same kernels as any rate, and the
   // weights stay where they are however long the benchmark runs).
-  std::vector<int32_t> labels(size_t(o.batch));
+  std::vector<int32_t> labels(size_t(share.size()));
   for (size_t i = 0; i < labels.size(); ++i)
-    labels[i] = int32_t(i % size_t(model.classes));
+    labels[i] = int32_t((size_t(share.begin) + i) % size_t(model.classes));
   mixer_train_options train;
   mixer_train_options_init(&train);
   train.learning_rate = 0.0f;
-  if (o.train && !lib.trainStep) {
-    fmt::print(stderr, "mixerc bench: {} was compiled without training = true\n", o.library);
-    lib.destroy(m);
-    return 2;
-  }
+  if (o.train && !lib.trainStep)
+    group.fatal("bench", fmt::format("{} was compiled without training = true", o.library));
+  double syncSeconds = 0;
   auto run = [&]() {
+    float loss = 0;
+    if (group.distributed())
+      return dataParallelStep(lib, m, group, images.data(), labels.data(), share.size(),
+                              o.batch, train, &loss, &syncSeconds);
     return o.train ? lib.trainStep(m, images.data(), labels.data(), o.batch, &train, nullptr)
                    : lib.infer(m, images.data(), o.batch, logits.data());
   };
   using Clock = std::chrono::steady_clock;
-  std::vector<double> times;
+  std::vector<double> times, syncs;
   auto start = Clock::now();
   for (int i = 0; i < 2; ++i) // warm-up: page in weights and activations, start the thread pool
     run();
-  while (times.size() < 5 ||
-         std::chrono::duration<double>(Clock::now() - start).count() < o.seconds) {
+  // Rank 0's clock decides when to stop, so that every rank runs the same steps.
+  auto more = [&] {
+    int64_t go = times.size() < 5 ||
+                 std::chrono::duration<double>(Clock::now() - start).count() < o.seconds;
+    group.broadcast(&go);
+    return go != 0;
+  };
+  while (more()) {
     auto t0 = Clock::now();
-    if (run() != MIXER_OK) {
-      fmt::print(stderr, "mixerc bench: {}\n", lib.lastError());
-      lib.destroy(m);
-      return 1;
-    }
+    syncSeconds = 0;
+    if (run() != MIXER_OK)
+      group.fatal("bench", lib.lastError(), 1);
     times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    syncs.push_back(syncSeconds);
   }
   std::sort(times.begin(), times.end());
+  std::sort(syncs.begin(), syncs.end());
   double median = times[times.size() / 2];
   double imagesPerSecond = double(o.batch) / median;
   // A train step is counted as 3 forward passes (forward, and the two backward products).
   const double flops = model.flops_per_image * (o.train ? 3.0 : 1.0);
-  fmt::print("model={} mode={} batch={} threads={} runs={} median_ms={:.3f} min_ms={:.3f} "
-             "images_per_s={:.2f} gflops={:.1f}\n",
-             model.name, o.train ? "train" : "infer", o.batch, o.threads, times.size(),
-             median * 1e3, times.front() * 1e3, imagesPerSecond, imagesPerSecond * flops * 1e-9);
+  // The all-reduce time includes waiting for the slowest rank to finish its backward pass.
+  if (group.root())
+    fmt::print("model={} mode={} batch={} threads={} {}runs={} median_ms={:.3f} min_ms={:.3f} "
+               "images_per_s={:.2f} gflops={:.1f}{}\n",
+               model.name, o.train ? "train" : "infer", o.batch, threads,
+               group.distributed() ? fmt::format("ranks={} ", group.size()) : "", times.size(),
+               median * 1e3, times.front() * 1e3, imagesPerSecond, imagesPerSecond * flops * 1e-9,
+               group.distributed()
+                   ? fmt::format(" allreduce_ms={:.3f} allreduce_share={:.3f}",
+                                 syncs[syncs.size() / 2] * 1e3, syncs[syncs.size() / 2] / median)
+                   : "");
   ProfileCall call = [&](mixer_step_profile *steps, int32_t capacity, int32_t *count) {
     return o.train ? lib.trainProfile(m, images.data(), labels.data(), o.batch, &train, nullptr,
                                       steps, capacity, count)

@@ -68,6 +68,14 @@ private:
   void *localComm_ = nullptr; ///< the MPI communicator of this machine's ranks (MPI_Comm)
 };
 
+/// Images [begin, end) of a batch of `count`: a rank's contiguous share.
+struct Share {
+  int64_t begin, end;
+  Share(int64_t count, int rank, int ranks)
+      : begin(count * rank / ranks), end(count * (rank + 1) / ranks) {}
+  int64_t size() const { return end - begin; }
+};
+
 /// One data-parallel train step of `lib`'s model `m`: this rank's gradients of its `share`
 /// images, summed across the group with weights share / count (so the result is the gradient
 /// of the mean loss over all `count` images of the global batch), BatchNorm's running

@@ -127,14 +127,6 @@ double learningRate(const Recipe &r, int64_t step, int64_t total) {
   return r.lr * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
-/// Images [begin, end) of a batch: a rank's contiguous share of `count`.
-struct Share {
-  int64_t begin, end;
-  Share(int64_t count, int rank, int ranks)
-      : begin(count * rank / ranks), end(count * (rank + 1) / ranks) {}
-  int64_t size() const { return end - begin; }
-};
-
 /// Copies this rank's share of the batch's images, flipped and cropped as the recipe asks. The
 /// augmentation of every image of the batch is drawn, so each image gets the same draws whichever
 /// rank copies it.
