@@ -24,7 +24,8 @@ verbs:
   bench LIB [--batch B] [--threads T] [--seconds S] [--weights W.safetensors]
                          time inference of a compiled library
   train SPEC|LIB --data DATA [--epochs N] [--batch B] [--lr LR] [--out W.safetensors] ...
-                         train a model compiled with training = true
+                         train a model compiled with training = true (data-parallel under
+                         mpirun -np N)
   eval LIB --weights W.safetensors --data DATA
                          test accuracy of a checkpoint
 
@@ -57,7 +58,9 @@ options:
   --seconds S         measure for at least S seconds (default 3)
   --weights FILE      load weights from a safetensors file first (default: initial weights)
   --train             time a training step (NAME_train_step: forward, loss, backward and an
-                      AdamW update with learning rate 0) of a library compiled for training
+                      AdamW update with learning rate 0) of a library compiled for training;
+                      under mpirun, a data-parallel step: each rank its share of the batch, the
+                      gradients all-reduced (the all-reduce's time and share are reported)
   --profile           also time every kernel call (fastest of the profiled runs) and print,
                       per kernel, its time, GFLOP/s and GB/s of the distinct bytes it reads and
                       writes, next to the memory bandwidth a probe measures in this process
