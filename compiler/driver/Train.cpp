@@ -23,6 +23,7 @@
 #include "driver/Distributed.h"
 #include "driver/ModelLibrary.h"
 #include "driver/Plot.h"
+#include "support/Hash.h"
 #include "safetensors.h" // the runtime's reader: a checkpoint's optimizer.step
 
 namespace fs = std::filesystem;
@@ -218,14 +219,6 @@ bool accuracy(const ModelLibrary &lib, void *model, const ProcessGroup &group, c
   return true;
 }
 
-/// FNV-1a, 64 bits, over `size` bytes, continued from `hash`.
-uint64_t fnv1a(const void *data, size_t size, uint64_t hash = 0xcbf29ce484222325ull) {
-  const unsigned char *bytes = static_cast<const unsigned char *>(data);
-  for (size_t i = 0; i < size; ++i)
-    hash = (hash ^ bytes[i]) * 0x100000001b3ull;
-  return hash;
-}
-
 /// Ends a distributed run whose ranks disagree on `value`: rank 0 names the first rank that
 /// differs, with `what` (formatted with that rank's value and rank 0's) and its own library.
 void requireSame(const ProcessGroup &group, uint64_t value, const char *what,
@@ -254,7 +247,7 @@ void requireSameRun(const ProcessGroup &group, const mixer_model_info &info, con
   requireSame(group, fnv1a(recipe.data(), recipe.size()),
               "was started with other training options (hash {:016x}, rank 0's {:016x})",
               library);
-  uint64_t dataHash = 0xcbf29ce484222325ull;
+  uint64_t dataHash = kFnvOffset;
   for (const Split *split : {&data.train, &data.test}) {
     dataHash = fnv1a(&split->count, sizeof(split->count), dataHash);
     dataHash = fnv1a(split->labels.data(), split->labels.size() * sizeof(int32_t), dataHash);
@@ -367,18 +360,18 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
   ProcessGroup group;
   group.start(mode);
   // From here a failure on any rank ends the whole job, naming the rank.
-  auto abort = [&](const std::string &message) { group.fatal(verb, message); };
+  auto fatal = [&](const std::string &message) { group.fatal(verb, message); };
   ModelLibrary lib;
   std::string library = model;
   if (fs::path(model).extension() == ".toml") { // compiled once per machine
     if (group.localRoot() && !compile(model, &library, &error))
-      abort(error);
+      fatal(error);
     group.broadcastLocal(&library);
   }
   if (!lib.open(library, &error))
-    abort(error);
+    fatal(error);
   if (!lib.trainStep)
-    abort(fmt::format("{} was compiled without training = true in its spec's [build]", model));
+    fatal(fmt::format("{} was compiled without training = true in its spec's [build]", model));
   const mixer_model_info &info = *lib.info();
   requireSame(group, info.plan_hash,
               "runs another build of the model (plan hash {:016x}, rank 0's {:016x}; compile it "
@@ -386,7 +379,7 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
               library);
   Dataset dataset;
   if (!loadDataset(data, info.classes, info.channels, info.height, info.width, &dataset, &error))
-    abort(error);
+    fatal(error);
   if (out.empty())
     out = lib.name + ".safetensors";
   if (log.empty())
@@ -395,7 +388,7 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
   const int64_t total = steps_per_epoch * r.epochs;
   const int64_t smallest = std::min(r.batch, dataset.train.count - (steps_per_epoch - 1) * r.batch);
   if (smallest < group.size())
-    abort(fmt::format("--batch {}: a batch of {} images (the epoch's last) cannot give each of {} "
+    fatal(fmt::format("--batch {}: a batch of {} images (the epoch's last) cannot give each of {} "
                       "ranks one; choose a batch size whose last batch is at least the rank "
                       "count",
                       r.batch, smallest, group.size()));
@@ -407,7 +400,7 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
   options.num_threads = int32_t(r.threads ? r.threads : group.threadsPerRank());
   void *m = nullptr;
   if (lib.create(&options, &m) != MIXER_OK)
-    abort(lib.lastError());
+    fatal(lib.lastError());
   auto cleanup = [&](int status) {
     lib.destroy(m);
     return status;
@@ -416,12 +409,12 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
   if (group.root() && (!resume.empty() || !init.empty())) {
     const std::string &file = resume.empty() ? init : resume;
     if (lib.load(m, file.c_str()) != MIXER_OK)
-      abort(lib.lastError());
+      fatal(lib.lastError());
     if (!resume.empty()) {
       if (!checkpointSteps(resume, &step, &error))
-        abort(error);
+        fatal(error);
       if (step == 0 || step % steps_per_epoch != 0 || step > total)
-        abort(fmt::format(
+        fatal(fmt::format(
             "{}: holds {} optimizer steps, not the end of an epoch of {} steps within {} epochs "
             "(resume with the batch size and epochs of the interrupted run)",
             resume, step, steps_per_epoch, r.epochs));
@@ -435,11 +428,11 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
       lib.exportState(m, nullptr, 0, &bytes);
       state.resize(size_t(bytes));
       if (lib.exportState(m, state.data(), bytes, &bytes) != MIXER_OK)
-        abort(lib.lastError());
+        fatal(lib.lastError());
     }
     group.broadcast(&state);
     if (!group.root() && lib.importState(m, state.data(), int64_t(state.size())) != MIXER_OK)
-      abort(lib.lastError());
+      fatal(lib.lastError());
   }
   if (group.root())
     fmt::print(stderr,
@@ -456,14 +449,14 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
     bool header = !fs::exists(log);
     csv.open(log, std::ios::app);
     if (!csv)
-      abort(fmt::format("{}: cannot open the log", log));
+      fatal(fmt::format("{}: cannot open the log", log));
     if (header)
       csv << "epoch,steps,train_loss,test_accuracy,epoch_seconds,images_per_second,"
              "learning_rate\n";
     if (!stepLog.empty()) {
       steps.open(stepLog, std::ios::trunc);
       if (!steps)
-        abort(fmt::format("{}: cannot open the step log", stepLog));
+        fatal(fmt::format("{}: cannot open the step log", stepLog));
       steps << "step,loss,learning_rate\n";
     }
   }
@@ -502,11 +495,11 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
               : lib.trainStep(m, images.data(), labels.data(), n, &o, &loss);
       if (status != MIXER_OK) {
         progress.endLine();
-        abort(lib.lastError());
+        fatal(lib.lastError());
       }
       if (!std::isfinite(loss)) {
         progress.endLine();
-        abort(fmt::format("the loss is {} at step {} (learning rate {:g}); try a lower --lr",
+        fatal(fmt::format("the loss is {} at step {} (learning rate {:g}); try a lower --lr",
                           loss, step + 1, lr));
       }
       lossSum += loss;
@@ -525,12 +518,12 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     double percent = 0, inferRate = 0;
     if (!accuracy(lib, m, group, dataset.test, info.classes, 500, &percent, &inferRate, &error))
-      abort(error);
+      fatal(error);
     if (!group.root())
       continue;
     progress.endLine();
     if (lib.save(m, out.c_str()) != MIXER_OK)
-      abort(lib.lastError());
+      fatal(lib.lastError());
     double trainLoss = lossSum / double(steps_per_epoch);
     fmt::print("epoch {}: train loss {:.4f}, test accuracy {:.2f}%, {:.1f} s ({:.0f} img/s), "
                "checkpoint {}\n",
@@ -541,7 +534,7 @@ int trainVerb(int argc, char **argv, const CompileFn &compile) {
     csv.flush();
     steps.flush();
     if (!plot.empty() && !writePlot(plot, readCurve(log), &error))
-      abort(error);
+      fatal(error);
   }
   group.barrier(); // no rank finalises while another still waits for it
   return cleanup(0);

@@ -15,6 +15,7 @@
 
 #include "kernels/Kernels.h"
 #include "lower/GenerateGlue.h"
+#include "support/Hash.h"
 
 namespace fs = std::filesystem;
 
@@ -71,24 +72,19 @@ bool writeFile(const fs::path &path, const std::string &text, std::string *error
   return true;
 }
 
-/// FNV-1a, 64 bits, continued from `hash` over `bytes`.
-uint64_t fnv1a(uint64_t hash, const std::string &bytes) {
-  for (unsigned char c : bytes)
-    hash = (hash ^ c) * 0x100000001b3ull;
-  return hash;
-}
-
 /// The plan hash (mixer_model_info::plan_hash): the target, the model table and every kernel's
 /// object code, so that libraries whose kernels or tables differ in any byte differ.
 uint64_t planHash(const KernelPlan &plan, const Halide::Target &target,
                   const std::vector<std::string> &objects) {
-  uint64_t hash = fnv1a(0xcbf29ce484222325ull, target.to_string());
-  hash = fnv1a(hash, generateGlue(plan, 0));
+  const std::string targetName = target.to_string(), table = generateGlue(plan, 0);
+  uint64_t hash = fnv1a(targetName.data(), targetName.size());
+  hash = fnv1a(table.data(), table.size(), hash);
   for (const std::string &object : objects) {
     std::ifstream in(object, std::ios::binary);
     std::stringstream bytes;
     bytes << in.rdbuf();
-    hash = fnv1a(hash, bytes.str());
+    const std::string code = bytes.str();
+    hash = fnv1a(code.data(), code.size(), hash);
   }
   return hash;
 }

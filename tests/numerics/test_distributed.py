@@ -163,7 +163,8 @@ def main():
             mixerc, "train", library, "--data", data, "--epochs", "1", "--threads",
             "1" if ranks == 2 else "2", *RECIPE, "--out", os.path.join(work, out),
             "--step-log", os.path.join(work, out + ".steps"), *extra]
-        result = subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=work)
+        result = subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=work,
+                                timeout=300)
         assert result.returncode == 0, result.stderr
         return (*read_steps(os.path.join(work, out + ".steps")),
                 read_safetensors(os.path.join(work, out)))
