@@ -1,6 +1,7 @@
 // safetensors reading and atomic writing (see safetensors.h).
 #include "safetensors.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -66,6 +67,36 @@ bool parse_entry(const std::string &name, const json::Value &entry, uint64_t dat
   view->bytes = size_t(end.integer - begin.integer);
   view->data = reinterpret_cast<const uint8_t *>(uintptr_t(begin.integer)); // rebased by caller
   return true;
+}
+
+/// The data layout the reference implementation (safetensors' `validate`) requires: tensors'
+/// byte ranges, in offset order, tile the data section exactly: from 0, no overlap, no gap,
+/// nothing after the last one. A header length that is off, or bytes appended to a file, is
+/// caught here (a data section shifted by a byte reads every weight misaligned).
+mixer_status check_layout(const char *path, const std::vector<TensorView> &tensors,
+                          uint64_t data_bytes) {
+  std::vector<const TensorView *> order;
+  for (const TensorView &t : tensors)
+    order.push_back(&t);
+  // parse_entry parked each tensor's begin offset in its data pointer.
+  auto begin = [](const TensorView *t) { return uint64_t(uintptr_t(t->data)); };
+  std::stable_sort(order.begin(), order.end(), [&](const TensorView *a, const TensorView *b) {
+    return begin(a) < begin(b) || (begin(a) == begin(b) && a->bytes < b->bytes);
+  });
+  uint64_t expected = 0;
+  for (const TensorView *t : order) {
+    if (begin(t) != expected)
+      return bad_format(path, "tensor '" + t->name + "' starts at data byte " +
+                                  std::to_string(begin(t)) + " but the tensors before it end at " +
+                                  std::to_string(expected) +
+                                  (begin(t) < expected ? " (overlapping tensors)" : " (a gap)"));
+    expected += t->bytes;
+  }
+  if (expected != data_bytes)
+    return bad_format(path, std::to_string(data_bytes - expected) +
+                                " bytes after the last tensor's data (trailing bytes, or a header "
+                                "length that is off)");
+  return MIXER_OK;
 }
 
 } // namespace
@@ -146,6 +177,8 @@ mixer_status read_safetensors(const char *path, SafetensorsFile *out) {
       return bad_format(path, why);
     result.tensors.push_back(std::move(view));
   }
+  if (mixer_status s = check_layout(path, result.tensors, data_bytes))
+    return s;
   result.contents = std::move(contents);
   for (TensorView &t : result.tensors)
     t.data = result.contents.data() + data_start + uintptr_t(t.data);

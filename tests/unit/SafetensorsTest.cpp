@@ -74,6 +74,48 @@ TEST(Safetensors, RefusesMalformedFiles) {
   }
 }
 
+TEST(Safetensors, RefusesDataThatDoesNotTileTheFile) {
+  const std::string a = "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":";
+  const std::string b = "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":";
+  struct Case {
+    std::string header;
+    size_t data;
+    std::string message;
+  } cases[] = {
+      {"{" + a + "[0,8]}," + b + "[4,8]}}", 8, "tensor 'b' starts at data byte 4 but the tensors "
+                                              "before it end at 8 (overlapping tensors)"},
+      {"{" + a + "[4,12]}," + b + "[12,16]}}", 16, "tensor 'a' starts at data byte 4"},
+      {"{" + a + "[0,8]}}", 9, "1 bytes after the last tensor's data"},
+  };
+  for (const Case &c : cases) {
+    std::string path = tempPath("layout.safetensors");
+    writeRaw(path, c.header, c.data);
+    SafetensorsFile file;
+    EXPECT_EQ(read_safetensors(path.c_str(), &file), MIXER_ERROR_FORMAT) << c.header;
+    EXPECT_THAT(mixer_last_error(), HasSubstr(c.message)) << c.header;
+    std::remove(path.c_str());
+  }
+}
+
+TEST(Safetensors, RefusesAHeaderLengthOneByteShort) {
+  // The writer pads the header with spaces, so a length one short still parses as JSON: the
+  // data section then starts a byte early and every tensor would read shifted.
+  std::string path = tempPath("shifted.safetensors");
+  float a[2] = {1, 2};
+  ASSERT_EQ(write_safetensors(path.c_str(), {{"a", "F32", {2}, a}}, {}), MIXER_OK);
+  std::fstream patch(path, std::ios::in | std::ios::out | std::ios::binary);
+  uint64_t n = 0;
+  patch.read(reinterpret_cast<char *>(&n), 8);
+  --n;
+  patch.seekp(0);
+  patch.write(reinterpret_cast<const char *>(&n), 8);
+  patch.close();
+  SafetensorsFile file;
+  EXPECT_EQ(read_safetensors(path.c_str(), &file), MIXER_ERROR_FORMAT);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("1 bytes after the last tensor's data"));
+  std::remove(path.c_str());
+}
+
 TEST(Safetensors, RefusesTruncatedHeaderLength) {
   std::string path = tempPath("short.safetensors");
   std::ofstream(path, std::ios::binary) << "abc";
