@@ -332,10 +332,66 @@ int64_t ModelSpec::parameter_count() const {
   return n > 9e18 ? INT64_MAX : int64_t(n);
 }
 
+namespace {
+
+// toml++ parses nested tables, arrays and dotted keys recursively: a header nested a million
+// levels deep overflowed the stack (SIGSEGV, no message). Specs nest three levels; these bounds
+// are checked on the raw text before toml++ sees it.
+constexpr size_t kMaxSpecBytes = 1 << 20;
+constexpr int kMaxNesting = 32;
+
+/// Refuses text whose brackets, braces or dotted keys nest deeper than kMaxNesting, naming the
+/// line. Strings and comments are skipped; dots in numbers count too, harmlessly.
+bool checkNesting(const std::string &text, const std::string &path, std::string *error) {
+  if (text.size() > kMaxSpecBytes) {
+    *error = fmt::format("{}: {} bytes is larger than a spec can be ({} at most)", path,
+                         text.size(), kMaxSpecBytes);
+    return false;
+  }
+  int line = 1, depth = 0, dots = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      dots = 0;
+    } else if (c == '#') {
+      while (i + 1 < text.size() && text[i + 1] != '\n')
+        ++i;
+    } else if (c == '"' || c == '\'') {
+      const bool triple = text.compare(i, 3, std::string(3, c)) == 0;
+      const std::string close = triple ? std::string(3, c) : std::string(1, c);
+      for (i += close.size(); i < text.size() && text.compare(i, close.size(), close) != 0; ++i) {
+        if (text[i] == '\n')
+          ++line;
+        else if (text[i] == '\\' && c == '"')
+          ++i; // an escaped character
+      }
+      i += close.size() - 1;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      depth = std::max(0, depth - 1);
+    } else if (c == '.') {
+      ++dots;
+    }
+    if (depth > kMaxNesting || dots > kMaxNesting) {
+      *error = fmt::format("{}:{}: tables, arrays or dotted keys nest deeper than {} levels (a "
+                           "spec needs 3)",
+                           path, line, kMaxNesting);
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
 bool parseSpecString(const std::string &text, const std::string &path, ModelSpec *spec,
                      std::string *error) {
   ModelSpec result;
   result.path = path;
+  if (!checkNesting(text, path, error))
+    return false;
   try {
     toml::table root = toml::parse(text, path);
     SpecReader(path).read(root, &result);

@@ -138,6 +138,34 @@ TEST(Spec, ErrorsNameLineAndKey) {
   });
 }
 
+TEST(Spec, DeepNestingIsRefusedBeforeParsing) {
+  ModelSpec spec;
+  std::string error;
+  // A dotted table header a million levels deep crashed toml++ (stack overflow); 100,000 levels
+  // overflowed it under ASan.
+  std::string header = "[a";
+  for (int i = 0; i < 100000; ++i)
+    header += ".a";
+  EXPECT_FALSE(parse(std::string(kValid) + header + "]\n", &spec, &error));
+  EXPECT_THAT(error, HasSubstr("test.toml:12: tables, arrays or dotted keys nest deeper than 32"));
+  for (int i = 0; i < 900000; ++i)
+    header += ".a";
+  EXPECT_FALSE(parse(std::string(kValid) + header + "]\n", &spec, &error));
+  EXPECT_THAT(error, HasSubstr("bytes is larger than a spec can be"));
+  for (const char *open : {"[", "{x = "}) {
+    std::string nested = "deep = ";
+    for (int i = 0; i < 100000; ++i)
+      nested += open;
+    EXPECT_FALSE(parse(std::string(kValid) + nested + "\n", &spec, &error)) << open;
+    EXPECT_THAT(error, HasSubstr("test.toml:12: tables, arrays or dotted keys nest deeper"));
+  }
+  // Strings and comments do not count: brackets and dots inside them are text.
+  EXPECT_TRUE(parse(std::string(kValid) + "# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ ...........\n" +
+                        "[build]\ntargets = [\"host\"] # " + std::string(40, '[') + "\n",
+                    &spec, &error))
+      << error;
+}
+
 const char *kConvMixer = R"(name = "c"
 family = "conv_mixer"
 [model]
