@@ -186,9 +186,9 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
                 "%s_create: ABI mismatch: caller built against mixer ABI %u, library has %d "
                 "(runtime %d); rebuild against the matching header",
                 desc->name, opts->abi_version, desc->abi_version, MIXER_ABI_VERSION);
-  if (opts->device != MIXER_DEVICE_CPU)
+  if (raw_enum(opts->device) != MIXER_DEVICE_CPU)
     return fail(MIXER_ERROR_UNSUPPORTED, "%s_create: device %d is not in this library",
-                desc->name, int(opts->device));
+                desc->name, raw_enum(opts->device));
   if (opts->num_threads < 0)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_create: num_threads is %d (must be >= 0)",
                 desc->name, opts->num_threads);

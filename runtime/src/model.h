@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,6 +20,16 @@ struct FreeDeleter {
   void operator()(float *p) const { std::free(p); }
 };
 using FloatArray = std::unique_ptr<float[], FreeDeleter>;
+
+/// An enum field of a caller's struct as the int it holds. C callers may store any int there,
+/// and loading a value outside the enum's range as the C++ enum is undefined behaviour, so
+/// fields are validated through this before they are read as enums.
+template <typename Enum> int32_t raw_enum(const Enum &field) {
+  static_assert(sizeof(Enum) == sizeof(int32_t), "C enums are int-sized here");
+  int32_t value;
+  std::memcpy(&value, &field, sizeof value);
+  return value;
+}
 
 /// 64-byte aligned and zeroed, so that kernels see cache-line aligned rows and padding stays zero;
 /// nullptr when out of memory.

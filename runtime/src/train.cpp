@@ -30,9 +30,10 @@ mixer_status check_options(const Model &model, const mixer_train_options &o, con
                 "%s_%s: opts->abi_version is %u, this library has ABI %d; initialise the "
                 "options with mixer_train_options_init",
                 n, verb, o.abi_version, MIXER_ABI_VERSION);
-  if (o.optimizer != MIXER_OPTIMIZER_ADAMW && o.optimizer != MIXER_OPTIMIZER_SGD)
+  const int32_t kind = raw_enum(o.optimizer); // validated as the int a C caller stored
+  if (kind != MIXER_OPTIMIZER_ADAMW && kind != MIXER_OPTIMIZER_SGD)
     return fail(MIXER_ERROR_INVALID_ARGUMENT, "%s_%s: opts->optimizer is %d (expected "
-                "MIXER_OPTIMIZER_ADAMW or MIXER_OPTIMIZER_SGD)", n, verb, int(o.optimizer));
+                "MIXER_OPTIMIZER_ADAMW or MIXER_OPTIMIZER_SGD)", n, verb, kind);
   if (!finite_at_least(o.learning_rate, 0.0f))
     return fail(MIXER_ERROR_INVALID_ARGUMENT,
                 "%s_%s: opts->learning_rate is %g (must be finite and >= 0)", n, verb,
