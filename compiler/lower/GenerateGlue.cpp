@@ -90,8 +90,10 @@ MIXER_API mixer_status {n}_create(const mixer_options *opts, {n}_model **out_mod
 /** Releases a model; NULL is ignored. */
 MIXER_API void {n}_destroy({n}_model *model);
 
-/** Replaces all weights from a safetensors file. A missing, extra, mis-shaped or mis-typed
- * tensor, a bad header or a truncated file is refused and the previous weights are kept. */
+/** Replaces all weights from a safetensors file (timm's names; F32, or F16 / BF16 / F64
+ * converted; BatchNorm's num_batches_tracked may be absent). A missing, extra, mis-shaped or
+ * mis-typed tensor, a bad header, data that does not tile the file or a truncated file is
+ * refused and the previous weights are kept. */
 MIXER_API mixer_status {n}_load_weights({n}_model *model, const char *safetensors_path);
 
 /** Writes all weights atomically (temporary file, then rename). */

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "convert.h"
 #include "error.h"
 #include "init.h"
 #include "mixer/model_api.h"
@@ -276,9 +277,11 @@ mixer_status check_tensor(const char *path, const TensorView *t, const std::stri
                           const char *dtype, const int64_t *shape, int32_t rank) {
   if (!t)
     return fail(MIXER_ERROR_SHAPE, "%s: missing tensor '%s'", path, name.c_str());
-  if (t->dtype != dtype)
+  // Floating-point weights of another precision are converted (convert.h); counters stay I64.
+  const bool f32 = std::strcmp(dtype, "F32") == 0;
+  if (f32 ? !converts_to_f32(t->dtype) : t->dtype != dtype)
     return fail(MIXER_ERROR_SHAPE, "%s: tensor '%s' has dtype %s, expected %s", path,
-                name.c_str(), t->dtype.c_str(), dtype);
+                name.c_str(), t->dtype.c_str(), f32 ? "F32 (or F16, BF16, F64)" : dtype);
   bool same = int32_t(t->shape.size()) == rank;
   for (int d = 0; same && d < rank; ++d)
     same = t->shape[size_t(d)] == shape[d];
@@ -286,7 +289,15 @@ mixer_status check_tensor(const char *path, const TensorView *t, const std::stri
     return fail(MIXER_ERROR_SHAPE, "%s: tensor '%s' has shape [%s], expected [%s]", path,
                 name.c_str(), shape_string(t->shape.data(), t->shape.size()).c_str(),
                 shape_string(shape, size_t(rank)).c_str());
-  return MIXER_OK;
+  return check_f32_range(path, *t);
+}
+
+/// BatchNorm's counter, which PyTorch's load_state_dict lets a file omit (the module keeps its
+/// own value), as files written before PyTorch 0.4.1 and some converters do.
+bool optional_counter(const ParamDesc &param) {
+  const char *suffix = ".num_batches_tracked";
+  const size_t n = std::strlen(param.name), k = std::strlen(suffix);
+  return param.element == ElementType::I64 && n >= k && !std::strcmp(param.name + n - k, suffix);
 }
 
 constexpr const char *kOptimizerPrefix = "optimizer.";
@@ -318,6 +329,8 @@ mixer_status load_weights(Model *model, const char *path) {
   for (int32_t i = 0; i < desc.num_params; ++i) {
     const ParamDesc &param = desc.params[i];
     const TensorView *t = file.find(param.name);
+    if (!t && optional_counter(param))
+      continue; // keeps the model's count
     if (mixer_status s = check_tensor(path, t, param.name, dtype_name(param), param.shape,
                                       param.rank))
       return s;
@@ -370,15 +383,22 @@ mixer_status load_weights(Model *model, const char *path) {
                   t.name.c_str(), desc.name,
                   starts_with(t.name, kOptimizerPrefix) ? " or its optimizer's state" : "");
   }
-  for (int32_t i = 0; i < desc.num_params; ++i)
-    std::memcpy(model->params[size_t(i)], sources[size_t(i)]->data, sources[size_t(i)]->bytes);
+  for (int32_t i = 0; i < desc.num_params; ++i) {
+    const TensorView *t = sources[size_t(i)];
+    if (!t)
+      continue;
+    if (desc.params[i].element == ElementType::I64)
+      std::memcpy(model->params[size_t(i)], t->data, t->bytes);
+    else
+      copy_as_f32(*t, model->params[size_t(i)]);
+  }
   model->gradients_pending = false; // computed for the weights just replaced
   if (mixer_status status = model->repack())
     return status;
   if (desc.train) {
     model->reset_optimizer_state();
     for (const auto &[t, target] : state)
-      std::memcpy(target, t->data, t->bytes);
+      copy_as_f32(*t, target);
     model->optimizer_step = steps_taken;
     model->optimizer = kind;
   }

@@ -161,16 +161,34 @@ def randomise(model, seed):
                 module.num_batches_tracked.fill_(12345)
 
 
-DTYPES = {"F32": np.float32, "I64": np.int64}
+DTYPES = {"F32": np.float32, "I64": np.int64, "F16": np.float16, "F64": np.float64}
 
 
-def write_safetensors(path, tensors):
-    """tensors: dict name -> numpy array (int64 stays I64, the rest is written as F32); written per
-    the safetensors format spec."""
+def float_bytes(a, dtype):
+    """The bytes of float array `a` as safetensors dtype F32, F16, F64 or BF16 (BF16: the top
+    half of each f32, i.e. rounded toward zero)."""
+    if dtype == "BF16":
+        return (np.ascontiguousarray(a, dtype=np.float32).view(np.uint32) >> 16).astype(
+            "<u2").tobytes()
+    return np.ascontiguousarray(a, dtype=DTYPES[dtype]).tobytes()
+
+
+def widened(a, dtype):
+    """What a float array written as `dtype` (float_bytes) holds, as f32."""
+    if dtype == "BF16":
+        return ((np.ascontiguousarray(a, dtype=np.float32).view(np.uint32) >> 16) << 16).astype(
+            np.uint32).view(np.float32)
+    return np.asarray(a, dtype=DTYPES[dtype]).astype(np.float32)
+
+
+def write_safetensors(path, tensors, float_dtype="F32"):
+    """tensors: dict name -> numpy array (int64 stays I64, the rest is written as float_dtype);
+    written per the safetensors format spec."""
     header, blobs, offset = {}, [], 0
     for name, a in tensors.items():
-        dtype = "I64" if a.dtype == np.int64 else "F32"
-        data = np.ascontiguousarray(a, dtype=DTYPES[dtype]).tobytes()
+        dtype = "I64" if a.dtype == np.int64 else float_dtype
+        data = float_bytes(a, dtype) if dtype != "I64" else np.ascontiguousarray(
+            a, dtype=np.int64).tobytes()
         header[name] = {"dtype": dtype, "shape": list(a.shape),
                         "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)

@@ -3,7 +3,8 @@
 Random weights (nothing zero) go to PyTorch and, through a safetensors file, to the library; the
 logits for random images must agree to a relative tolerance (max |diff| / max |reference|) of
 1e-4 in f32, for every batch size given. Then save -> load through the library must round-trip the
-weights bit for bit. Usage: test_parity.py LIB SPEC [--batches 1 7] [--tolerance 1e-4]"""
+weights bit for bit; F16, BF16 and F64 files load converted to exactly the f32 they hold, and a
+file without BatchNorm's num_batches_tracked loads keeping the model's counts. Usage: test_parity.py LIB SPEC [--batches 1 7] [--tolerance 1e-4]"""
 import argparse
 import os
 import sys
@@ -13,7 +14,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from mixer_reference import Library, build_model, load_spec, randomise, read_safetensors, write_safetensors  # noqa: E402
+from mixer_reference import (Library, build_model, load_spec, randomise, read_safetensors,  # noqa: E402
+                              widened, write_safetensors)
 
 
 def main():
@@ -61,7 +63,39 @@ def main():
         print(f"{'PASS' if same else 'FAIL'}: {spec['name']} save -> load round trip is bit-exact")
         checks = 1
 
+        # Weights of other float dtypes load converted: F16 and BF16 exactly, F64 rounded (exact
+        # here, where the values came from f32); what is saved back is the converted f32.
+        for dtype in ("F16", "BF16", "F64"):
+            path = os.path.join(tmp, f"{dtype}.safetensors")
+            write_safetensors(path, theirs, float_dtype=dtype)
+            status = lib.call("load_weights", handle, path.encode())
+            ok = status == 0
+            if ok:
+                assert lib.call("save_weights", handle, saved.encode()) == 0, lib.error()
+                back = read_safetensors(saved)
+                ok = all(np.array_equal(back[k], theirs[k] if theirs[k].dtype == np.int64
+                                        else widened(theirs[k], dtype)) for k in theirs)
+            failures += not ok
+            checks += 1
+            print(f"{'PASS' if ok else 'FAIL'}: {spec['name']} loads {dtype} weights, converted "
+                  f"exactly{'' if status == 0 else ': ' + lib.error()}")
+        assert lib.call("load_weights", handle, weights.encode()) == 0, lib.error()
+
         counters = [k for k, v in theirs.items() if v.dtype == np.int64]
+        if counters:  # PyTorch's load_state_dict accepts files without num_batches_tracked
+            kept = {k: v for k, v in theirs.items() if k not in counters}
+            path = os.path.join(tmp, "uncounted.safetensors")
+            write_safetensors(path, kept)
+            status = lib.call("load_weights", handle, path.encode())
+            ok = status == 0
+            if ok:
+                assert lib.call("save_weights", handle, saved.encode()) == 0, lib.error()
+                back = read_safetensors(saved)
+                ok = all(np.array_equal(back[k], theirs[k]) for k in theirs)  # counts kept
+            failures += not ok
+            checks += 1
+            print(f"{'PASS' if ok else 'FAIL'}: {spec['name']} loads a file without "
+                  f"num_batches_tracked, keeping its counts{'' if ok else ': ' + lib.error()}")
         if counters:  # BatchNorm's num_batches_tracked must stay i64; f32 is refused by name
             wrong = dict(theirs)
             wrong[counters[0]] = theirs[counters[0]].astype(np.float32)

@@ -2,12 +2,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
 
+#include "convert.h"
 #include "safetensors.h"
 
 using namespace mixer::rt;
@@ -130,6 +132,49 @@ TEST(Safetensors, RefusesTruncatedHeaderLength) {
   EXPECT_EQ(read_safetensors(path.c_str(), &file), MIXER_ERROR_FORMAT);
   EXPECT_THAT(mixer_last_error(), HasSubstr("exceeds the file"));
   std::remove(path.c_str());
+}
+
+/// A view of `bytes` as a tensor of `dtype`.
+TensorView view(const std::string &dtype, const std::vector<uint8_t> &bytes) {
+  TensorView t;
+  t.name = "w";
+  t.dtype = dtype;
+  t.data = bytes.data();
+  t.bytes = bytes.size();
+  return t;
+}
+
+TEST(Convert, HalfAndBfloat16WidenExactly) {
+  // F16: 1, the smallest subnormal 2^-24, the largest normal -65504, +infinity (little-endian).
+  const std::vector<uint8_t> half = {0x00, 0x3c, 0x01, 0x00, 0xff, 0xfb, 0x00, 0x7c};
+  float out[4];
+  copy_as_f32(view("F16", half), out);
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[1], std::ldexp(1.0f, -24));
+  EXPECT_EQ(out[2], -65504.0f);
+  EXPECT_TRUE(std::isinf(out[3]) && out[3] > 0);
+  const std::vector<uint8_t> bf16 = {0x80, 0x3f, 0x49, 0xc0}; // 1, -3.140625
+  copy_as_f32(view("BF16", bf16), out);
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[1], -3.140625f);
+}
+
+TEST(Convert, F64BeyondTheF32RangeIsRefused) {
+  for (double v : {0.1, 1e39}) {
+    std::vector<uint8_t> bytes(16, 0);
+    std::memcpy(bytes.data() + 8, &v, 8);
+    const mixer_status status = check_f32_range("f.safetensors", view("F64", bytes));
+    if (v < 1) {
+      EXPECT_EQ(status, MIXER_OK);
+      float out[2];
+      copy_as_f32(view("F64", bytes), out);
+      EXPECT_EQ(out[1], 0.1f); // rounded to nearest
+    } else {
+      EXPECT_EQ(status, MIXER_ERROR_FORMAT);
+      EXPECT_THAT(mixer_last_error(),
+                  HasSubstr("f.safetensors: tensor 'w' element 1 is 1e+39, beyond the f32 range"));
+    }
+  }
 }
 
 TEST(Safetensors, MissingFileIsIoError) {
