@@ -157,7 +157,7 @@ private:
     stage.split(n_, no_, ni_, s.panel,
                 guarded ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
         .split(m_, mo_, mi_, microRows, TailStrategy::ShiftInwards)
-        .split(mo_, mb_, mo_, s.tiles_per_block, TailStrategy::GuardWithIf)
+        .split(mo_, mb_, mo_, rowBlockTiles(microRows), TailStrategy::GuardWithIf)
         .split(ni_, nv_, ni_, s.vector);
     // Inside a micro-tile, then the tile loops (row tiles within panels, or the reverse), then
     // the task loops given.
@@ -176,8 +176,8 @@ private:
         .unroll(mi_);
     // A shifted-inwards last column tile overlaps its neighbour; a column computed in two tiles
     // sits in different vector lanes and may round differently, so both tiles must run in one
-    // task, in order, for the result not to depend on which thread wrote last. Rows overlap only
-    // within a task already.
+    // task, in order, for the result not to depend on which thread wrote last. Rows likewise:
+    // rowBlockTiles keeps the last row tile in its neighbour's block.
     const int64_t panels = (sig_.n + s.panel - 1) / s.panel;
     if ((ragged && !guarded) || s.panels_per_task == 0 || s.panels_per_task >= panels) {
       stage.rename(mb_, task_); // all column tiles are a serial loop inside each task
@@ -189,6 +189,25 @@ private:
     if (batched())
       stage.fuse(task_, b_, task_);
     stage.parallel(task_);
+  }
+
+  /// Row tiles per parallel block. A shifted-inwards last row tile overlaps the tile before it,
+  /// and a row computed at another position of the unrolled register tile rounds differently
+  /// (up to 1e-6 relative after the epilogue), so the two must share a block, or the result
+  /// depends on which thread wrote last: Mixer-S/16 and B/16 at batch 1 (196 rows: 33 tiles of
+  /// 6, blocks of 16, 16 and the shifted tile alone) varied from call to call. Where the
+  /// template's block size would leave the last tile alone, a neighbouring size is taken (the
+  /// row count is known only at run time for batch-scaled rows), and all tiles in one block
+  /// only if every candidate would.
+  Expr rowBlockTiles(int microRows) const {
+    const int preferred = schedule_.tiles_per_block;
+    Expr rows = batched() ? Expr(int(sig_.m)) : out_.output_buffers()[0].dim(1).extent();
+    Expr tiles = (rows + microRows - 1) / microRows;
+    Expr choice = Halide::max(tiles, 1);
+    for (int size : {preferred + 2, preferred - 2, preferred + 1, preferred - 1, preferred})
+      if (size >= 2)
+        choice = select(rows % microRows == 0 || (tiles - 1) % size != 0, size, choice);
+    return choice;
   }
 
   void applySchedule() {

@@ -24,6 +24,8 @@ def main():
     parser.add_argument("spec")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 7])
     parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--repeat", type=int, default=0,
+                        help="also infer the first batch this many times: all bit-identical")
     args = parser.parse_args()
 
     torch.set_num_threads(2)
@@ -52,6 +54,18 @@ def main():
             print(f"{'PASS' if ok else 'FAIL'}: {spec['name']} batch {batch}: max relative error "
                   f"{relative:.2e} (tolerance {args.tolerance:.0e}); worst at {worst}: "
                   f"{got[worst]:.6f} vs {reference[worst]:.6f}")
+
+        if args.repeat:  # run-to-run determinism with all threads (a race shows as a variation)
+            batch = args.batches[0]
+            images = np.random.default_rng(batch).standard_normal(
+                (batch, *model.image_shape)).astype(np.float32)
+            first = lib.infer(handle, images, classes)
+            varied = sum(not np.array_equal(lib.infer(handle, images, classes), first)
+                         for _ in range(args.repeat - 1))
+            failures += varied != 0
+            checks += 1
+            print(f"{'PASS' if not varied else 'FAIL'}: {spec['name']} batch {batch}: "
+                  f"{args.repeat} calls on one input, {varied} differing from the first")
 
         saved = os.path.join(tmp, "saved.safetensors")
         assert lib.call("save_weights", handle, saved.encode()) == 0, lib.error()
