@@ -192,10 +192,10 @@ private:
   }
 
   /// Row tiles per parallel block. A shifted-inwards last row tile overlaps the tile before it,
-  /// and a row computed at another position of the unrolled register tile rounds differently
-  /// (up to 1e-6 relative after the epilogue), so the two must share a block, or the result
-  /// depends on which thread wrote last: Mixer-S/16 and B/16 at batch 1 (196 rows: 33 tiles of
-  /// 6, blocks of 16, 16 and the shifted tile alone) varied from call to call. Where the
+  /// and a row computed at another position of the unrolled register tile can round
+  /// differently, so the two must share a block, or the result depends on which thread wrote
+  /// last: Mixer-S/16 and B/16 at batch 1 (196 rows: 33 tiles of 6, blocks of 16, 16 and the
+  /// shifted tile alone) gave logits that varied by up to 4.6e-7 relative from call to call. Where the
   /// template's block size would leave the last tile alone, a neighbouring size is taken (the
   /// row count is known only at run time for batch-scaled rows), and all tiles in one block
   /// only if every candidate would.
