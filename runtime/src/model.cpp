@@ -7,6 +7,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "convert.h"
 #include "error.h"
 #include "init.h"
+#include "memory.h"
 #include "mixer/model_api.h"
 #include "model.h"
 #include "safetensors.h"
@@ -129,6 +131,13 @@ mixer_status ActivationArena::reserve(const char *model, const int64_t *elems_pe
                                       int32_t count, int64_t wanted) {
   if (wanted <= batch)
     return MIXER_OK;
+  double bytes = 0;
+  for (int32_t i = 0; i < count; ++i)
+    bytes += double(elems_per_image[i]) * double(wanted) * sizeof(float);
+  char what[64];
+  std::snprintf(what, sizeof what, "the activations of a batch of %lld", (long long)wanted);
+  if (mixer_status s = check_fits(bytes, model, what))
+    return s;
   std::vector<FloatArray> grown;
   for (int32_t i = 0; i < count; ++i) {
     grown.push_back(allocate_floats(elems_per_image[i] * wanted));
@@ -221,6 +230,18 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
       model->stats_floats = cursor - model->trainable_floats;
   }
   model->arena_floats = cursor;
+  // Everything create allocates, checked at once: parameters, packed panels, and for training
+  // the gradients and two moments.
+  double floats = double(cursor) + (desc->train ? 3.0 * double(model->trainable_floats) : 0.0);
+  for (int32_t i = 0; i < desc->num_packs; ++i)
+    floats += double(packed_count(desc->packs[i], desc->params[desc->packs[i].param]));
+  char who[256];
+  std::snprintf(who, sizeof who, "%s_create", desc->name);
+  if (mixer_status s = check_fits(floats * sizeof(float), who,
+                                  desc->train ? "the parameters, packed weights, gradients and "
+                                                "optimizer state"
+                                              : "the parameters and packed weights"))
+    return s;
   model->arena = allocate_floats(cursor);
   if (!model->arena)
     return fail(MIXER_ERROR_OUT_OF_MEMORY, "%s_create: no memory for the parameters",

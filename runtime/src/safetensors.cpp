@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "json_header.h"
+#include "memory.h"
 
 namespace mixer::rt {
 namespace {
@@ -128,6 +129,10 @@ mixer_status read_safetensors(const char *path, SafetensorsFile *out) {
   if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)) {
     std::fclose(file);
     return fail(MIXER_ERROR_IO, "%s: not a regular file", path);
+  }
+  if (mixer_status s = check_fits(double(info.st_size), path, "reading the whole file")) {
+    std::fclose(file);
+    return s;
   }
   std::vector<uint8_t> contents;
   try {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <fstream>
 #include <atomic>
@@ -311,6 +312,49 @@ TEST_F(Api, RefusedWeightFilesKeepThePreviousWeights) {
 }
 
 } // namespace
+
+TEST_F(Api, AbsurdSizesAreRefusedBeforeAllocation) {
+  // A weight file larger than the machine's memory (sparse: no disk used) is refused by size
+  // before it is read.
+  const std::string huge = tempPath("huge.safetensors");
+  const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  {
+    std::ofstream(huge, std::ios::binary) << "x";
+  }
+  ASSERT_EQ(truncate(huge.c_str(), off_t(physical + 1e9)), 0);
+  const std::vector<float> before = infer(2);
+  EXPECT_EQ(tanh_mixer_load_weights(model, huge.c_str()), MIXER_ERROR_OUT_OF_MEMORY);
+  EXPECT_THAT(mixer_last_error(), HasSubstr("reading the whole file needs"));
+  EXPECT_THAT(mixer_last_error(), HasSubstr("GB this process can have"));
+  std::remove(huge.c_str());
+  EXPECT_EQ(infer(2), before);
+
+  // Training activations beyond what the address-space limit leaves (ulimit -v) are refused by
+  // size before any of them is allocated (inference runs in chunks and needs little); the model
+  // still trains afterwards.
+  const int64_t batch = int64_t(1) << 16; // about 1 GB of training activations
+  std::vector<float> x = images(batch);
+  std::vector<int32_t> labels(size_t(batch), 1);
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &saved), 0);
+  long pages = 0;
+  {
+    std::ifstream statm("/proc/self/statm");
+    statm >> pages;
+  }
+  struct rlimit tight = saved;
+  tight.rlim_cur = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + (rlim_t(128) << 20);
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
+  const mixer_status status =
+      tanh_mixer_train_step(model, x.data(), labels.data(), batch, nullptr, nullptr);
+  const std::string message = mixer_last_error();
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &saved), 0);
+  EXPECT_EQ(status, MIXER_ERROR_OUT_OF_MEMORY);
+  EXPECT_THAT(message, HasSubstr("tanh_mixer: the activations of a batch of 65536 needs"));
+  EXPECT_EQ(infer(2), before);
+  EXPECT_EQ(tanh_mixer_train_step(model, x.data(), labels.data(), 4, nullptr, nullptr), MIXER_OK)
+      << mixer_last_error();
+}
 
 TEST_F(Api, TrainStepArgumentsAndOptions) {
   const int64_t batch = 4;
