@@ -4,8 +4,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,6 +194,43 @@ mixer_status read_safetensors(const char *path, SafetensorsFile *out) {
   return MIXER_OK;
 }
 
+namespace {
+
+std::string directory_of(const char *path) {
+  const std::string p(path);
+  const size_t slash = p.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+}
+
+/// "<path>.tmp.<pid>": the name a file being written gets before the rename.
+std::string temporary_name(const char *path) {
+  return std::string(path) + ".tmp." + std::to_string(getpid());
+}
+
+/// Removes "<path>.tmp.<pid>" files whose writer no longer runs (killed between naming its
+/// file and the rename, or by an older mixerc that wrote to named temporaries throughout).
+void remove_stale_temporaries(const char *path) {
+  const std::string dir = directory_of(path);
+  const std::string p(path);
+  const std::string prefix = p.substr(p.rfind('/') == std::string::npos ? 0 : p.rfind('/') + 1) +
+                             ".tmp.";
+  DIR *entries = opendir(dir.c_str());
+  if (!entries)
+    return;
+  while (const dirent *entry = readdir(entries)) {
+    const std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    char *end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (pid > 0 && *end == '\0' && kill(pid_t(pid), 0) != 0 && errno == ESRCH)
+      ::unlink((dir + "/" + name).c_str());
+  }
+  closedir(entries);
+}
+
+} // namespace
+
 mixer_status write_safetensors(const char *path, const std::vector<TensorToWrite> &tensors,
                                const std::map<std::string, std::string> &metadata) {
   std::string header = "{";
@@ -229,8 +269,18 @@ mixer_status write_safetensors(const char *path, const std::vector<TensorToWrite
   while ((8 + header.size()) % 8 != 0) // the format pads the header with spaces to 8-byte alignment
     header += ' ';
 
-  std::string temp = std::string(path) + ".tmp.XXXXXX";
-  int fd = mkstemp(temp.data());
+  remove_stale_temporaries(path);
+  // The data goes to an unnamed file in the target's directory (O_TMPFILE), which vanishes with
+  // the process if it is killed while writing; it gets a name (TEMP_NAME) only once complete,
+  // for the instant before the rename. Where O_TMPFILE is unsupported, TEMP_NAME from the start.
+  const std::string temp = temporary_name(path);
+  const std::string dir = directory_of(path);
+  bool unnamed = true;
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    unnamed = false;
+    fd = ::open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  }
   if (fd < 0)
     return fail(MIXER_ERROR_IO, "%s: cannot create a temporary file beside it: %s", path,
                 std::strerror(errno));
@@ -254,6 +304,11 @@ mixer_status write_safetensors(const char *path, const std::vector<TensorToWrite
   for (size_t i = 0; ok && i < tensors.size(); ++i)
     ok = write_all(tensors[i].data, sizes[i]);
   ok = ok && fsync(fd) == 0;
+  if (ok && unnamed) {
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    ::unlink(temp.c_str()); // a leftover of this pid's earlier life
+    ok = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, temp.c_str(), AT_SYMLINK_FOLLOW) == 0;
+  }
   int saved_errno = errno;
   ok = (::close(fd) == 0) && ok;
   if (ok)

@@ -1,7 +1,8 @@
 // Reading and writing safetensors files (https://github.com/huggingface/safetensors): an 8-byte
 // little-endian header length, a JSON header mapping tensor names to dtype, shape and byte offsets,
 // then the raw data. Reading checks the whole structure before anything is returned; writing goes to
-// a temporary file in the same directory that is renamed over the target only once it is complete.
+// an unnamed file in the same directory (O_TMPFILE: a killed writer leaves nothing), named and
+// renamed over the target only once it is complete.
 #ifndef MIXER_RUNTIME_SAFETENSORS_H
 #define MIXER_RUNTIME_SAFETENSORS_H
 
@@ -40,7 +41,8 @@ struct TensorToWrite {
   const void *data;
 };
 
-/// Writes all tensors to `path` atomically (temp file, fsync, rename).
+/// Writes all tensors to `path` atomically (unnamed file, fsync, link, rename); first removes
+/// "<path>.tmp.<pid>" files of writers that no longer run.
 mixer_status write_safetensors(const char *path, const std::vector<TensorToWrite> &tensors,
                                const std::map<std::string, std::string> &metadata);
 

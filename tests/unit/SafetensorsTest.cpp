@@ -5,9 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "convert.h"
 #include "safetensors.h"
@@ -181,6 +184,41 @@ TEST(Safetensors, MissingFileIsIoError) {
   SafetensorsFile file;
   EXPECT_EQ(read_safetensors("/nonexistent/w.safetensors", &file), MIXER_ERROR_IO);
   EXPECT_THAT(mixer_last_error(), HasSubstr("/nonexistent/w.safetensors: cannot open"));
+}
+
+/// Names in `dir` that contain ".tmp.".
+std::vector<std::string> temporaries(const std::filesystem::path &dir) {
+  std::vector<std::string> names;
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos)
+      names.push_back(entry.path().filename().string());
+  return names;
+}
+
+TEST(Safetensors, WritesLeaveNoTemporaryAndRemoveDeadWritersOnes) {
+  const std::filesystem::path dir = tempPath("dir");
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "w.safetensors").string();
+  // A writer killed after naming its file (or an older mixerc's named temporary) left one; so
+  // did a writer that still runs, whose file must stay.
+  const pid_t dead = fork();
+  if (dead == 0)
+    _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string stale = path + ".tmp." + std::to_string(dead);
+  const std::string live = path + ".tmp." + std::to_string(getppid());
+  std::ofstream(stale) << "partial";
+  std::ofstream(live) << "in progress";
+  float a[2] = {1, 2};
+  ASSERT_EQ(write_safetensors(path.c_str(), {{"a", "F32", {2}, a}}, {}), MIXER_OK)
+      << mixer_last_error();
+  EXPECT_EQ(temporaries(dir), std::vector<std::string>{std::filesystem::path(live).filename()});
+  std::remove(live.c_str());
+  ASSERT_EQ(write_safetensors(path.c_str(), {{"a", "F32", {2}, a}}, {}), MIXER_OK);
+  EXPECT_TRUE(temporaries(dir).empty());
+  SafetensorsFile file;
+  EXPECT_EQ(read_safetensors(path.c_str(), &file), MIXER_OK);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Safetensors, FailedWriteLeavesNothingBehind) {
