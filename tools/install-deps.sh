@@ -10,7 +10,7 @@
 # environment ($MIXERC_BENCH_VENV) with PyTorch 2.x, ONNX Runtime and OpenVINO from PyPI.
 set -euo pipefail
 
-APT_PACKAGES=(g++ git ccache python3-venv python3-torch python3-numpy
+APT_PACKAGES=(g++ git ccache python3-venv python3-setuptools python3-torch python3-numpy
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   libtomlplusplus-dev libfmt-dev libgtest-dev libgmock-dev libsqlite3-dev zlib1g-dev
   dataset-fashion-mnist libopenmpi-dev openmpi-bin)
