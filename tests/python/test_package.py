@@ -11,6 +11,7 @@ SGD update without weight decay a no-op); an inference-only library reports trai
 refuses train_step; a closed model refuses calls.
 Usage: test_package.py PYTHON_PACKAGE_DIR TRAINING_LIB TRAINING_SPEC INFERENCE_LIB"""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,8 @@ def main():
     with tempfile.TemporaryDirectory() as venv:
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv],
                        check=True)
+        # A copy, so that the build leaves nothing in the source tree.
+        package = shutil.copytree(package, os.path.join(venv, "source"))
         python = os.path.join(venv, "bin", "python")
         install = subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps",
                                   "--no-index", "--no-build-isolation", package],
