@@ -12,7 +12,7 @@ set -euo pipefail
 
 APT_PACKAGES=(g++ git ccache python3-venv python3-setuptools python3-torch python3-numpy
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
-  libtomlplusplus-dev libfmt-dev libgtest-dev libgmock-dev libsqlite3-dev zlib1g-dev
+  pkgconf libtomlplusplus-dev libfmt-dev libgtest-dev libgmock-dev libsqlite3-dev zlib1g-dev
   dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 BENCH_APT_PACKAGES=(libdnnl-dev libopenblas0-openmp libjemalloc2)
 

@@ -72,6 +72,24 @@ bool writeFile(const fs::path &path, const std::string &text, std::string *error
   return true;
 }
 
+/// The runtime every library links: include/ (mixer/*.h) and lib/libmixer_runtime.a in the
+/// directory above mixerc's own (bin/ of an install, compiler/ of the build tree, which mirrors
+/// it), unless MIXERC_RUNTIME_INCLUDE / MIXERC_RUNTIME_LIBRARY name others.
+bool findRuntime(std::string *include, std::string *library, std::string *error) {
+  std::error_code ec;
+  const fs::path prefix = fs::canonical("/proc/self/exe", ec).parent_path().parent_path();
+  *include = envOr("MIXERC_RUNTIME_INCLUDE", (prefix / "include").c_str());
+  *library = envOr("MIXERC_RUNTIME_LIBRARY", (prefix / "lib" / "libmixer_runtime.a").c_str());
+  for (const fs::path &need : {fs::path(*include) / "mixer" / "model_api.h", fs::path(*library)})
+    if (!fs::exists(need)) {
+      *error = fmt::format("mixerc's runtime is missing: {} (an install puts it beside bin/; "
+                           "MIXERC_RUNTIME_INCLUDE and MIXERC_RUNTIME_LIBRARY override)",
+                           need.string());
+      return false;
+    }
+  return true;
+}
+
 /// The plan hash (mixer_model_info::plan_hash): the target, the model table and every kernel's
 /// object code, so that libraries whose kernels or tables differ in any byte differ.
 uint64_t planHash(const KernelPlan &plan, const Halide::Target &target,
@@ -208,8 +226,9 @@ bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string
     return fail(*error);
 
   const std::string cxx = envOr("CXX", "c++");
-  const std::string runtimeInclude = envOr("MIXERC_RUNTIME_INCLUDE", MIXERC_RUNTIME_INCLUDE);
-  const std::string runtimeLibrary = envOr("MIXERC_RUNTIME_LIBRARY", MIXERC_RUNTIME_LIBRARY);
+  std::string runtimeInclude, runtimeLibrary;
+  if (!findRuntime(&runtimeInclude, &runtimeLibrary, error))
+    return fail(*error);
   fs::path glueObject = scratch / "glue.o";
   if (!runCommand({cxx, "-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden",
                    "-DMIXER_BUILDING_LIBRARY", "-I", scratch.string(), "-I", runtimeInclude, "-c",
