@@ -13,7 +13,7 @@ set -euo pipefail
 APT_PACKAGES=(g++ git ccache python3-venv python3-setuptools python3-torch python3-numpy
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   pkgconf libtomlplusplus-dev libfmt-dev libgtest-dev libgmock-dev libsqlite3-dev zlib1g-dev
-  dataset-fashion-mnist libopenmpi-dev openmpi-bin)
+  dataset-fashion-mnist libopenmpi-dev openmpi-bin clang libclang-rt-14-dev)
 BENCH_APT_PACKAGES=(libdnnl-dev libopenblas0-openmp libjemalloc2)
 
 # ensure_apt PACKAGE...: installs the packages that are not installed yet.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -16,38 +17,82 @@ namespace fs = std::filesystem;
 namespace mixerc {
 namespace {
 
-/// The whole file, gunzipped if it is gzip (zlib reads plain files unchanged).
-bool readFile(const fs::path &path, std::vector<uint8_t> *out, std::string *error) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) {
-    *error = fmt::format("{}: cannot open", path.string());
-    return false;
-  }
-  out->clear();
-  uint8_t buffer[1 << 16];
-  int n;
-  while ((n = gzread(file, buffer, sizeof(buffer))) > 0)
-    out->insert(out->end(), buffer, buffer + n);
-  int code = 0;
-  const char *message = gzerror(file, &code);
-  bool ok = n == 0 && code == Z_OK;
-  if (!ok)
-    *error = fmt::format("{}: read error: {}", path.string(), message);
-  gzclose(file);
-  return ok;
-}
-
 uint32_t bigEndian(const uint8_t *p) {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
 }
 
-/// Parses an IDX file of unsigned bytes with `rank` dimensions.
-bool readIdx(const fs::path &path, int rank, std::vector<uint8_t> *data, std::vector<int64_t> *dims,
-             std::string *error) {
-  std::vector<uint8_t> bytes;
-  if (!readFile(path, &bytes, error))
+/// The whole file, gunzipped if it is gzip.
+bool readFile(const fs::path &path, std::vector<uint8_t> *out, std::string *error) {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(path, ec);
+  FILE *file = ec ? nullptr : std::fopen(path.c_str(), "rb");
+  if (!file) {
+    *error = fmt::format("{}: cannot open", path.string());
     return false;
-  const std::string name = path.string();
+  }
+  if (size > kMaxDecodedBytes) {
+    std::fclose(file);
+    *error = fmt::format("{}: {} bytes is larger than a dataset file can be ({})", path.string(),
+                         size, kMaxDecodedBytes);
+    return false;
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  const bool read = std::fread(bytes.data(), 1, bytes.size(), file) == bytes.size();
+  std::fclose(file);
+  if (!read) {
+    *error = fmt::format("{}: read error", path.string());
+    return false;
+  }
+  if (bytes.size() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b) { // not gzip: as it is
+    *out = std::move(bytes);
+    return true;
+  }
+  return decodeFile(bytes, path.string(), out, error);
+}
+
+} // namespace
+
+bool decodeFile(const std::vector<uint8_t> &bytes, const std::string &name,
+                std::vector<uint8_t> *out, std::string *error) {
+  if (bytes.size() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b) {
+    *out = bytes;
+    return true;
+  }
+  // gzip: inflated in memory, at most kMaxDecodedBytes (a small file can claim terabytes).
+  z_stream stream{};
+  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {
+    *error = fmt::format("{}: cannot start gunzip", name);
+    return false;
+  }
+  stream.next_in = const_cast<Bytef *>(bytes.data());
+  stream.avail_in = uInt(std::min<size_t>(bytes.size(), UINT32_MAX));
+  out->clear();
+  uint8_t buffer[1 << 16];
+  int code = Z_OK;
+  while (code == Z_OK) {
+    stream.next_out = buffer;
+    stream.avail_out = sizeof(buffer);
+    code = inflate(&stream, Z_NO_FLUSH);
+    out->insert(out->end(), buffer, buffer + (sizeof(buffer) - stream.avail_out));
+    if (out->size() > kMaxDecodedBytes) {
+      inflateEnd(&stream);
+      *error = fmt::format("{}: inflates to more than {} bytes", name, kMaxDecodedBytes);
+      return false;
+    }
+    if (code == Z_BUF_ERROR && stream.avail_in == 0)
+      break; // input ended before the stream did
+  }
+  inflateEnd(&stream);
+  if (code != Z_STREAM_END) {
+    *error = fmt::format("{}: not a complete gzip stream ({})", name,
+                         stream.msg ? stream.msg : "truncated");
+    return false;
+  }
+  return true;
+}
+
+bool parseIdx(const std::vector<uint8_t> &bytes, const std::string &name, int rank,
+              std::vector<uint8_t> *data, std::vector<int64_t> *dims, std::string *error) {
   if (bytes.size() < 4 || bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] != rank) {
     *error = fmt::format("{}: not an IDX file of {}-D unsigned bytes (magic {:02x}{:02x}{:02x}{:02x},"
                          " expected 000008{:02x})",
@@ -60,20 +105,46 @@ bool readIdx(const fs::path &path, int rank, std::vector<uint8_t> *data, std::ve
     *error = fmt::format("{}: truncated header", name);
     return false;
   }
+  // The product of the dimensions, stopped once it exceeds the data (it could wrap around).
   uint64_t count = 1;
   dims->clear();
   for (int d = 0; d < rank; ++d) {
     dims->push_back(bigEndian(&bytes[4 + 4 * size_t(d)]));
-    count *= uint64_t(dims->back());
+    count = count > bytes.size() ? count : count * uint64_t(dims->back());
   }
   if (bytes.size() - header != count) {
-    *error = fmt::format("{}: {} data bytes, but its dimensions need {} ({})", name,
-                         bytes.size() - header, count,
+    *error = fmt::format("{}: {} data bytes, but its dimensions need {}{} ({})", name,
+                         bytes.size() - header, count > bytes.size() ? "more than " : "",
+                         std::min<uint64_t>(count, bytes.size()),
                          bytes.size() - header < count ? "truncated" : "trailing bytes");
     return false;
   }
   data->assign(bytes.begin() + long(header), bytes.end());
   return true;
+}
+
+bool parseCifar(const std::vector<uint8_t> &bytes, const std::string &name,
+                std::vector<int32_t> *labels, std::vector<uint8_t> *pixels, std::string *error) {
+  if (bytes.empty() || bytes.size() % kCifarRecordBytes) {
+    *error = fmt::format("{}: {} bytes is not a whole number of {}-byte CIFAR-10 records", name,
+                         bytes.size(), kCifarRecordBytes);
+    return false;
+  }
+  for (size_t r = 0; r < bytes.size() / kCifarRecordBytes; ++r) {
+    labels->push_back(bytes[r * kCifarRecordBytes]);
+    pixels->insert(pixels->end(), bytes.begin() + long(r * kCifarRecordBytes + 1),
+                   bytes.begin() + long((r + 1) * kCifarRecordBytes));
+  }
+  return true;
+}
+
+namespace {
+
+/// Reads and parses an IDX file of unsigned bytes with `rank` dimensions.
+bool readIdx(const fs::path &path, int rank, std::vector<uint8_t> *data, std::vector<int64_t> *dims,
+             std::string *error) {
+  std::vector<uint8_t> bytes;
+  return readFile(path, &bytes, error) && parseIdx(bytes, path.string(), rank, data, dims, error);
 }
 
 /// The file `stem` or `stem.gz` in `dir`.
@@ -107,24 +178,14 @@ bool loadIdxSplit(const fs::path &dir, const std::string &prefix, Split *split,
 
 bool loadCifarSplit(const fs::path &dir, const std::vector<std::string> &files, Split *split,
                     std::vector<uint8_t> *pixels, std::string *error) {
-  constexpr size_t kRecord = 1 + 3 * 32 * 32;
   split->channels = 3;
   split->height = split->width = 32;
   pixels->clear();
   for (const std::string &name : files) {
     std::vector<uint8_t> bytes;
-    if (!readFile(dir / name, &bytes, error))
+    if (!readFile(dir / name, &bytes, error) ||
+        !parseCifar(bytes, (dir / name).string(), &split->labels, pixels, error))
       return false;
-    if (bytes.empty() || bytes.size() % kRecord) {
-      *error = fmt::format("{}: {} bytes is not a whole number of {}-byte CIFAR-10 records",
-                           (dir / name).string(), bytes.size(), kRecord);
-      return false;
-    }
-    for (size_t r = 0; r < bytes.size() / kRecord; ++r) {
-      split->labels.push_back(bytes[r * kRecord]);
-      pixels->insert(pixels->end(), bytes.begin() + long(r * kRecord + 1),
-                     bytes.begin() + long((r + 1) * kRecord));
-    }
   }
   split->count = int64_t(split->labels.size());
   return true;

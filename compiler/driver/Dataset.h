@@ -24,6 +24,18 @@ struct Dataset {
   std::vector<float> mean, std; ///< per channel, of the training split's [0, 1] pixels
 };
 
+/// The readers' stages, for the fuzzers (tests/fuzz): a file's bytes gunzipped when they are gzip
+/// (at most kMaxDecodedBytes), an IDX file of `rank` dimensions of unsigned bytes, CIFAR-10
+/// records (appended to labels and pixels). Each names `name` in its error.
+inline constexpr size_t kMaxDecodedBytes = size_t(16) << 30;
+inline constexpr size_t kCifarRecordBytes = 1 + 3 * 32 * 32;
+bool decodeFile(const std::vector<uint8_t> &bytes, const std::string &name,
+                std::vector<uint8_t> *out, std::string *error);
+bool parseIdx(const std::vector<uint8_t> &bytes, const std::string &name, int rank,
+              std::vector<uint8_t> *data, std::vector<int64_t> *dims, std::string *error);
+bool parseCifar(const std::vector<uint8_t> &bytes, const std::string &name,
+                std::vector<int32_t> *labels, std::vector<uint8_t> *pixels, std::string *error);
+
 /// Loads `where`: "fashion-mnist" (Debian's dataset-fashion-mnist), "cifar10" (the CIFAR-10 binary
 /// files in $MIXERC_CIFAR10 or ./cifar-10-batches-bin) or a directory with either format. Checks
 /// labels against `classes` and the image shape against channels x height x width.

@@ -336,34 +336,51 @@ namespace {
 
 // toml++ parses nested tables, arrays and dotted keys recursively: a header nested a million
 // levels deep overflowed the stack (SIGSEGV, no message). Specs nest three levels; these bounds
-// are checked on the raw text before toml++ sees it.
+// are checked on the raw text before toml++ sees it. And toml++ 3.3 reaches
+// __builtin_unreachable on some non-ASCII code points (U+FEFB, found by tests/fuzz), so outside
+// comments a spec must be ASCII (its keys and values are identifiers and numbers), and comments
+// reach toml++ with their non-ASCII bytes blanked.
 constexpr size_t kMaxSpecBytes = 1 << 20;
 constexpr int kMaxNesting = 32;
 
-/// Refuses text whose brackets, braces or dotted keys nest deeper than kMaxNesting, naming the
-/// line. Strings and comments are skipped; dots in numbers count too, harmlessly.
-bool checkNesting(const std::string &text, const std::string &path, std::string *error) {
+/// The text toml++ may parse: refuses text whose brackets, braces or dotted keys nest deeper than
+/// kMaxNesting or that has non-ASCII bytes outside comments, naming the line; blanks non-ASCII
+/// bytes in comments. Dots in numbers count as nesting too, harmlessly.
+bool prepareForToml(const std::string &text, const std::string &path, std::string *out,
+                    std::string *error) {
   if (text.size() > kMaxSpecBytes) {
     *error = fmt::format("{}: {} bytes is larger than a spec can be ({} at most)", path,
                          text.size(), kMaxSpecBytes);
     return false;
   }
+  *out = text;
   int line = 1, depth = 0, dots = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
+  for (size_t i = 0; i < out->size(); ++i) {
+    const char c = (*out)[i];
     if (c == '\n') {
       ++line;
       dots = 0;
     } else if (c == '#') {
-      while (i + 1 < text.size() && text[i + 1] != '\n')
-        ++i;
+      for (; i + 1 < out->size() && (*out)[i + 1] != '\n'; ++i)
+        if (static_cast<unsigned char>((*out)[i + 1]) >= 0x80)
+          (*out)[i + 1] = ' ';
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      *error = fmt::format("{}:{}: non-ASCII byte 0x{:02x} outside a comment (a spec's keys and "
+                           "values are ASCII)",
+                           path, line, static_cast<unsigned char>(c));
+      return false;
     } else if (c == '"' || c == '\'') {
-      const bool triple = text.compare(i, 3, std::string(3, c)) == 0;
+      const bool triple = out->compare(i, 3, std::string(3, c)) == 0;
       const std::string close = triple ? std::string(3, c) : std::string(1, c);
-      for (i += close.size(); i < text.size() && text.compare(i, close.size(), close) != 0; ++i) {
-        if (text[i] == '\n')
+      for (i += close.size(); i < out->size() && out->compare(i, close.size(), close) != 0; ++i) {
+        if ((*out)[i] == '\n')
           ++line;
-        else if (text[i] == '\\' && c == '"')
+        else if (static_cast<unsigned char>((*out)[i]) >= 0x80) {
+          *error = fmt::format("{}:{}: non-ASCII byte 0x{:02x} in a string (a spec's values "
+                               "are ASCII)",
+                               path, line, static_cast<unsigned char>((*out)[i]));
+          return false;
+        } else if ((*out)[i] == '\\' && c == '"')
           ++i; // an escaped character
       }
       i += close.size() - 1;
@@ -390,10 +407,11 @@ bool parseSpecString(const std::string &text, const std::string &path, ModelSpec
                      std::string *error) {
   ModelSpec result;
   result.path = path;
-  if (!checkNesting(text, path, error))
+  std::string ascii;
+  if (!prepareForToml(text, path, &ascii, error))
     return false;
   try {
-    toml::table root = toml::parse(text, path);
+    toml::table root = toml::parse(ascii, path);
     SpecReader(path).read(root, &result);
   } catch (const toml::parse_error &e) {
     *error = fmt::format("{}:{}: malformed TOML: {}", path, e.source().begin.line,

@@ -149,7 +149,11 @@ mixer_status read_safetensors(const char *path, SafetensorsFile *out) {
   std::fclose(file);
   if (got != contents.size())
     return fail(MIXER_ERROR_IO, "%s: read failed", path);
+  return parse_safetensors(std::move(contents), path, out);
+}
 
+mixer_status parse_safetensors(std::vector<uint8_t> contents, const char *path,
+                               SafetensorsFile *out) {
   if (contents.size() < 8)
     return bad_format(path, "shorter than its 8-byte header length");
   uint64_t header_bytes = 0;

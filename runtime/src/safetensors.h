@@ -34,6 +34,10 @@ struct SafetensorsFile {
 /// Reads and validates `path`; on failure records a message naming the file and the problem.
 mixer_status read_safetensors(const char *path, SafetensorsFile *out);
 
+/// Validates the bytes of a file (read_safetensors' second half; the fuzzers call it directly).
+mixer_status parse_safetensors(std::vector<uint8_t> contents, const char *path,
+                               SafetensorsFile *out);
+
 struct TensorToWrite {
   std::string name;
   std::string dtype; ///< "F32" or "I64"

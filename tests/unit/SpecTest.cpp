@@ -159,6 +159,16 @@ TEST(Spec, DeepNestingIsRefusedBeforeParsing) {
     EXPECT_FALSE(parse(std::string(kValid) + nested + "\n", &spec, &error)) << open;
     EXPECT_THAT(error, HasSubstr("test.toml:12: tables, arrays or dotted keys nest deeper"));
   }
+  // Found by tests/fuzz: U+FEFB made toml++ reach __builtin_unreachable; non-ASCII text is
+  // refused outside comments and blanked inside them.
+  EXPECT_FALSE(parse("\xef\xbb\xbb", &spec, &error));
+  EXPECT_THAT(error, HasSubstr("test.toml:1: non-ASCII byte 0xef outside a comment"));
+  EXPECT_FALSE(parse(std::string(kValid) + "family2 = \"caf\xc3\xa9\"\n", &spec, &error));
+  EXPECT_THAT(error, HasSubstr("test.toml:12: non-ASCII byte 0xc3 in a string"));
+  EXPECT_TRUE(parse(std::string(kValid) + "# caf\xc3\xa9 \xef\xbb\xbb\n", &spec, &error)) << error;
+  // Found by tests/fuzz: a table header opening on a character no key can start with.
+  EXPECT_FALSE(parse("[^", &spec, &error));
+  EXPECT_THAT(error, HasSubstr("test.toml:1: malformed TOML"));
   // Strings and comments do not count: brackets and dots inside them are text.
   EXPECT_TRUE(parse(std::string(kValid) + "# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ ...........\n" +
                         "[build]\ntargets = [\"host\"] # " + std::string(40, '[') + "\n",
