@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Every test: installs and builds (tools/build.sh), then runs lit (dialect and driver), GoogleTest
 # (spec, safetensors, the generated C API), parity against PyTorch, data-parallel training, the
-# install tree and the Python package through ctest, then each fuzz target for a short time
+# install tree and the Python package through ctest, after each fuzz target for a short time
 # (tools/fuzz.sh; longer runs: tools/fuzz.sh 600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/build.sh
 export PATH="${MIXERC_VENV:-$HOME/.cache/mixerc/venv}/bin:$PATH"
-ctest --preset default -j2
 ./tools/fuzz.sh "${MIXERC_FUZZ_SECONDS:-10}"
+ctest --preset default -j2
