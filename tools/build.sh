@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 ./tools/install-deps.sh
 export PATH="${MIXERC_VENV:-$HOME/.cache/mixerc/venv}/bin:$PATH"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
-cmake --preset default -DMIXERC_VENV="${MIXERC_VENV:-$HOME/.cache/mixerc/venv}" >/dev/null
+cmake --preset default -DMIXERC_VENV="${MIXERC_VENV:-$HOME/.cache/mixerc/venv}" \
+  -DMIXERC_INTEROP_VENV="${MIXERC_INTEROP_VENV:-$HOME/.cache/mixerc/interop-venv}" >/dev/null
 cmake --build --preset default
