@@ -1,5 +1,5 @@
-// mixerc: the command-line driver. Verbs: compile, bench, train, eval (tune comes with its
-// issue). Every verb takes --help; errors are one line on stderr and a non-zero exit status.
+// mixerc: the command-line driver. Verbs: compile, bench, train, eval, convert (tune comes with
+// its issue). Every verb takes --help; errors are one line on stderr and a non-zero exit status.
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -9,6 +9,7 @@
 
 #include "driver/Args.h"
 #include "driver/Bench.h"
+#include "driver/Convert.h"
 #include "driver/Train.h"
 #include "lower/EmitLibrary.h"
 #include "lower/Frontend.h"
@@ -28,6 +29,8 @@ verbs:
                          mpirun -np N)
   eval LIB --weights W.safetensors --data DATA
                          test accuracy of a checkpoint
+  convert IN.npz -o OUT.safetensors --spec SPEC
+                         a Flax MLP-Mixer checkpoint to timm's safetensors
 
 Run 'mixerc <verb> --help' for a verb's options.
 )";
@@ -239,5 +242,7 @@ int main(int argc, char **argv) {
     return mixerc::trainVerb(argc, argv, compileForTraining);
   if (verb == "eval")
     return mixerc::evalVerb(argc, argv);
+  if (verb == "convert")
+    return mixerc::convertVerb(argc, argv);
   return usageError(fmt::format("unknown verb '{}' (see mixerc --help)", verb));
 }

@@ -16,7 +16,8 @@ float from_bits(uint32_t bits) {
   return f;
 }
 
-/// IEEE binary16 to binary32, exactly (subnormals, infinities and NaNs included).
+} // namespace
+
 float half_to_float(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000) << 16;
   const uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
@@ -28,8 +29,6 @@ float half_to_float(uint16_t h) {
   const float magnitude = std::ldexp(float(mantissa), -24);
   return sign ? -magnitude : magnitude;
 }
-
-} // namespace
 
 bool converts_to_f32(const std::string &dtype) {
   return dtype == "F32" || dtype == "F16" || dtype == "BF16" || dtype == "F64";

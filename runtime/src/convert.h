@@ -9,6 +9,9 @@
 
 namespace mixer::rt {
 
+/// IEEE binary16 to binary32, exactly (subnormals, infinities and NaNs included).
+float half_to_float(uint16_t h);
+
 /// Whether a tensor of `dtype` can stand for an F32 parameter.
 bool converts_to_f32(const std::string &dtype);
 
