@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -273,7 +274,10 @@ mixer_status create_model(const ModelDesc *desc, const mixer_options *opts, Mode
     std::stable_sort(model->packs_by_weight_end.begin(), model->packs_by_weight_end.end(),
                      [](const auto &a, const auto &b) { return a.second < b.second; });
   }
-  halide_set_error_handler(capture_halide_error);
+  // Halide's error handler is one global of this library's Halide runtime: set once, so that
+  // models created on several threads at once do not race on it (ThreadSanitizer saw that).
+  static std::once_flag handler_set;
+  std::call_once(handler_set, [] { halide_set_error_handler(capture_halide_error); });
   if (opts->num_threads > 0)
     halide_set_num_threads(opts->num_threads);
   if (mixer_status status = model->repack())
