@@ -15,6 +15,7 @@
 
 #include "driver/Args.h"
 #include "driver/Npz.h"
+#include "driver/Resize.h"
 #include "safetensors.h" // the runtime's atomic writer
 #include "spec/Spec.h"
 
@@ -22,11 +23,20 @@ namespace mixerc {
 namespace {
 
 constexpr const char *kUsage = R"(usage: mixerc convert IN.npz -o OUT.safetensors --spec SPEC
+       mixerc convert IN.safetensors -o OUT.safetensors --resize-from SPEC_A --to SPEC_B
 
 Converts a Flax MLP-Mixer checkpoint (the .npz files of google-research/vision_transformer,
 e.g. imagenet21k_Mixer-B_16.npz) into a safetensors file with timm's names and layouts, which a
 library compiled from SPEC (an mlp_mixer spec of the same shapes) loads. Every array must be
 there with the shape SPEC implies, and nothing else; float16/32/64 arrays are read as float32.
+
+With --resize-from, IN holds the weights of SPEC_A and OUT gets them for SPEC_B, which differs
+from SPEC_A in its image size only (fine-tuning at a higher resolution). MLP-Mixer: SPEC_B's
+patch grid must be KH x KW times SPEC_A's and its token_mlp KH*KW times SPEC_A's; each
+token-mixing MLP becomes block diagonal (the paper's appendix C): one copy of SPEC_A's per
+strided part of the grid (tokens (KH i + u, KW j + v) for each u, v), so SPEC_B on an image
+whose patches are SPEC_A's each repeated KH x KW times gives SPEC_A's logits. ConvMixer: the weights carry over unchanged. B-MLP: refused (its embedding is the image).
+Optimizer state in IN (a mixerc train checkpoint) is left out: OUT is a starting point.
 )";
 
 /// How a Flax array becomes timm's tensor.
@@ -106,7 +116,7 @@ int fail(const std::string &message) {
 } // namespace
 
 int convertVerb(int argc, char **argv) {
-  std::string input, output, specPath, error;
+  std::string input, output, specPath, resizeFrom, resizeTo, error;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (isHelp(argv[i])) {
@@ -118,6 +128,12 @@ int convertVerb(int argc, char **argv) {
     } else if (arg == "--spec") {
       if (!takeValue(argc, argv, i, &specPath, &error))
         return fail(error);
+    } else if (arg == "--resize-from") {
+      if (!takeValue(argc, argv, i, &resizeFrom, &error))
+        return fail(error);
+    } else if (arg == "--to") {
+      if (!takeValue(argc, argv, i, &resizeTo, &error))
+        return fail(error);
     } else if (!arg.empty() && arg[0] == '-') {
       return fail(fmt::format("unknown option '{}'", arg));
     } else if (input.empty()) {
@@ -125,6 +141,17 @@ int convertVerb(int argc, char **argv) {
     } else {
       return fail(fmt::format("unexpected argument '{}'", arg));
     }
+  }
+  if (!resizeFrom.empty() || !resizeTo.empty()) {
+    if (input.empty() || output.empty() || resizeFrom.empty() || resizeTo.empty() ||
+        !specPath.empty())
+      return fail("a resize needs IN.safetensors, -o OUT.safetensors, --resize-from SPEC_A and "
+                  "--to SPEC_B, and no --spec (see mixerc convert --help)");
+    if (!resizeCheckpoint(input, output, resizeFrom, resizeTo, &error))
+      return fail(error);
+    fmt::print(stderr, "mixerc convert: {} ({}) -> {} ({})\n", input, resizeFrom, output,
+               resizeTo);
+    return 0;
   }
   if (input.empty() || output.empty() || specPath.empty())
     return fail("needs IN.npz, -o OUT.safetensors and --spec SPEC (see mixerc convert --help)");

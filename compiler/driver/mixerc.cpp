@@ -1,5 +1,4 @@
-// mixerc: the command-line driver. Verbs: compile, bench, train, eval, convert (tune comes with
-// its issue). Every verb takes --help; errors are one line on stderr and a non-zero exit status.
+// mixerc: the command-line driver. Verbs: compile, tune, bench, train, eval, convert. Every verb takes --help; errors are one line on stderr and a non-zero exit status.
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -14,6 +13,8 @@
 #include "lower/EmitLibrary.h"
 #include "lower/Frontend.h"
 #include "spec/Spec.h"
+#include "tuning/ApplyTuning.h"
+#include "tuning/Tuner.h"
 
 namespace {
 
@@ -29,8 +30,13 @@ verbs:
                          mpirun -np N)
   eval LIB --weights W.safetensors --data DATA
                          test accuracy of a checkpoint
+  tune SPEC --db FILE [--trials N] [--time-budget 10m] [--resume] [--training]
+                         measure schedule candidates of the spec's kernels on this machine
+  tune --show --db FILE  the records of a tuning database
   convert IN.npz -o OUT.safetensors --spec SPEC
                          a Flax MLP-Mixer checkpoint to timm's safetensors
+  convert IN.safetensors -o OUT.safetensors --resize-from SPEC_A --to SPEC_B
+                         weights for another image size (MLP-Mixer, ConvMixer)
 
 Run 'mixerc <verb> --help' for a verb's options.
 )";
@@ -44,6 +50,8 @@ options:
   -o, --output DIR    output directory (default ./build-<name>)
   --target T          host (default: the spec's first target), x86-64-avx2, x86-64-avx512
                       or a Halide target string
+  --tuning-db FILE    apply the best records 'mixerc tune' measured for this target and CPU
+                      (kernels without one keep the default template)
   --emit WHAT         print instead of building: mlir (the mixer dialect after shape inference
                       and fusion), plan (kernels, steps and buffers), halide (lowered Halide
                       statements), asm (kernel assembly)
@@ -67,6 +75,33 @@ options:
   --profile           also time every kernel call (fastest of the profiled runs) and print,
                       per kernel, its time, GFLOP/s and GB/s of the distinct bytes it reads and
                       writes, next to the memory bandwidth a probe measures in this process
+)";
+
+
+constexpr const char *kTuneUsage = R"(usage: mixerc tune SPEC --db FILE [options]
+       mixerc tune --show --db FILE
+
+Measures schedule candidates of every distinct kernel of SPEC that has schedule records (today
+the GEMM family: dense layers along channels and tokens, the patch embedding) on this machine,
+and records every measurement in the SQLite database FILE (made if missing), keyed by the
+kernel, the target and this CPU's model. 'mixerc compile SPEC --tuning-db FILE' then uses the
+best record of each kernel that beat the default template. Candidates run in a child process
+(one that fails to compile, crashes, hangs or computes another result than the default is
+recorded as such), checked against the default's output and timed interleaved with it.
+
+options:
+  --db FILE             the tuning database (required)
+  --trials N            candidates per kernel at most (default 32)
+  --time-budget T       for the whole tune: 90s, 10m, 1h or seconds (default 10m), split across
+                        kernels by their share of the model's time
+  --resume              keep what FILE already holds for these kernels and measure only the rest
+  --training            also the kernels of the training step (a spec with training = true)
+  --batch B             images the kernels are timed at (default 8)
+  --threads T           worker threads (default 0: all cores)
+  --target T            as for mixerc compile (default: the spec's first target); must run here
+  --seed S              order of the candidates (default 0)
+  --candidate-timeout S seconds one candidate may take to compile and run (default 60)
+  --show                list FILE's records: kernel, target, CPU, trials, default and best ms
 )";
 
 int usageError(const std::string &message) {
@@ -100,7 +135,7 @@ bool buildLibrary(const mixerc::ModelSpec &spec, const mixerc::KernelPlan &plan,
 }
 
 int compileVerb(int argc, char **argv) {
-  std::string specPath, outDir, target, emit, error;
+  std::string specPath, outDir, target, emit, tuningDb, error;
   bool verbose = false;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
@@ -109,6 +144,9 @@ int compileVerb(int argc, char **argv) {
       return 0;
     } else if (arg == "-o" || arg == "--output") {
       if (!takeValue(argc, argv, i, &outDir, &error))
+        return usageError(error);
+    } else if (arg == "--tuning-db") {
+      if (!takeValue(argc, argv, i, &tuningDb, &error))
         return usageError(error);
     } else if (arg == "--target") {
       if (!takeValue(argc, argv, i, &target, &error))
@@ -150,6 +188,19 @@ int compileVerb(int argc, char **argv) {
   mixerc::KernelPlan plan;
   if (!mixerc::planModel(spec, machine, &plan, &error))
     return usageError(error);
+  if (!tuningDb.empty()) {
+    std::string halideTarget;
+    mixerc::TuningApplied applied;
+    if (!mixerc::targetString(target, &halideTarget, &error) ||
+        !mixerc::applyTuningDb(&plan, tuningDb, halideTarget, &applied, &error))
+      return usageError(error);
+    fmt::print(emit.empty() ? stdout : stderr,
+               "mixerc: tuning database {}: {} of {} kernels use tuned records ({} without "
+               "records for this target and CPU, {} where the default template stays fastest, "
+               "{} without schedule records)\n",
+               tuningDb, applied.tuned, plan.kernels.size(), applied.without_records,
+               applied.default_fastest, applied.untunable);
+  }
   if (emit == "plan") {
     fmt::print("{}", plan.str());
     return 0;
@@ -185,6 +236,81 @@ bool compileForTraining(const std::string &specPath, std::string *library, std::
     return false;
   *library = dir + "/lib" + spec.name + ".so";
   return true;
+}
+
+/// 90s, 10m, 1h or plain seconds.
+bool parseDuration(const std::string &flag, const std::string &text, double *seconds,
+                   std::string *error) {
+  double unit = 1;
+  std::string number = text;
+  if (!number.empty() && (number.back() == 's' || number.back() == 'm' || number.back() == 'h')) {
+    unit = number.back() == 'h' ? 3600 : number.back() == 'm' ? 60 : 1;
+    number.pop_back();
+  }
+  double value = 0;
+  if (!mixerc::parseNumber(flag, number, 0, 1e7, &value, error)) {
+    *error = fmt::format("{}: '{}' is not a duration (90s, 10m, 1h or seconds)", flag, text);
+    return false;
+  }
+  *seconds = value * unit;
+  return true;
+}
+
+int tuneVerb(int argc, char **argv) {
+  mixerc::TuneOptions options;
+  bool show = false;
+  std::string value, error;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    int64_t number = 0;
+    if (isHelp(argv[i])) {
+      fmt::print("{}", kTuneUsage);
+      return 0;
+    } else if (arg == "--db" || arg == "--target") {
+      if (!takeValue(argc, argv, i, arg == "--db" ? &options.db : &options.target, &error))
+        return usageError(error);
+    } else if (arg == "--trials" || arg == "--batch" || arg == "--threads" || arg == "--seed") {
+      if (!takeValue(argc, argv, i, &value, &error) ||
+          !parseInt(arg, value, arg == "--batch" ? 1 : 0, &number, &error))
+        return usageError(error);
+      if (arg == "--trials")
+        options.trials = int(std::min<int64_t>(number, 1000000));
+      else if (arg == "--batch")
+        options.batch = std::min<int64_t>(number, 4096);
+      else if (arg == "--threads")
+        options.threads = int(std::min<int64_t>(number, 1024));
+      else
+        options.seed = uint64_t(number);
+    } else if (arg == "--time-budget" || arg == "--candidate-timeout") {
+      if (!takeValue(argc, argv, i, &value, &error) ||
+          !parseDuration(arg, value,
+                         arg == "--time-budget" ? &options.budget_seconds
+                                                : &options.candidate_timeout,
+                         &error))
+        return usageError(error);
+    } else if (arg == "--resume") {
+      options.resume = true;
+    } else if (arg == "--training") {
+      options.training = true;
+    } else if (arg == "--show") {
+      show = true;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return usageError(fmt::format("tune: unknown option '{}'", arg));
+    } else if (options.spec.empty()) {
+      options.spec = arg;
+    } else {
+      return usageError(fmt::format("tune: unexpected argument '{}'", arg));
+    }
+  }
+  if (options.db.empty())
+    return usageError("tune: needs --db FILE (see mixerc tune --help)");
+  if (show)
+    return mixerc::showTuningDb(options.db);
+  if (options.spec.empty())
+    return usageError("tune: missing SPEC (see mixerc tune --help)");
+  if (options.candidate_timeout < 1)
+    return usageError("tune: --candidate-timeout must be at least 1 s");
+  return mixerc::runTune(options);
 }
 
 int benchVerb(int argc, char **argv) {
@@ -242,6 +368,8 @@ int main(int argc, char **argv) {
     return mixerc::trainVerb(argc, argv, compileForTraining);
   if (verb == "eval")
     return mixerc::evalVerb(argc, argv);
+  if (verb == "tune")
+    return tuneVerb(argc, argv);
   if (verb == "convert")
     return mixerc::convertVerb(argc, argv);
   return usageError(fmt::format("unknown verb '{}' (see mixerc --help)", verb));

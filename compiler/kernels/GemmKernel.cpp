@@ -18,8 +18,8 @@ namespace {
 
 class GemmKernel {
 public:
-  GemmKernel(const KernelSignature &sig, const Target &target)
-      : sig_(sig), target_(target), schedule_(defaultGemmSchedule(sig, vectorMachine(target))) {}
+  GemmKernel(const KernelSignature &sig, const Target &target, const GemmSchedule &schedule)
+      : sig_(sig), target_(target), schedule_(schedule) {}
 
   BuiltKernel build() {
     defineAlgorithm();
@@ -255,8 +255,9 @@ private:
 
 } // namespace
 
-BuiltKernel buildGemmKernel(const KernelSignature &signature, const Target &target) {
-  return GemmKernel(signature, target).build();
+BuiltKernel buildGemmKernel(const KernelSignature &signature, const Target &target,
+                            const GemmSchedule &schedule) {
+  return GemmKernel(signature, target, schedule).build();
 }
 
 } // namespace mixerc

@@ -1,6 +1,8 @@
 // Dispatch from a kernel signature to its family, and buffer pinning shared by the families.
 #include "kernels/Kernels.h"
 
+#include <fmt/format.h>
+
 namespace mixerc {
 
 void pinDim(Halide::OutputImageParam buffer, int d, int64_t extent, int64_t stride) {
@@ -53,12 +55,46 @@ VectorMachine vectorMachine(const Halide::Target &target) {
           target.has_feature(Halide::Target::AVX512) ? 32 : 16};
 }
 
-BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target) {
+const char *scheduleFamily(const KernelSignature &signature) {
   switch (signature.op) {
   case KernelOp::DenseChannels:
   case KernelOp::DenseTokens:
   case KernelOp::PatchEmbed:
-    return buildGemmKernel(signature, target);
+    return "gemm";
+  default:
+    return "";
+  }
+}
+
+bool checkScheduleRecord(const KernelSignature &signature, const Halide::Target &target,
+                         const std::string &record, std::string *error) {
+  if (record.empty())
+    return true;
+  if (!*scheduleFamily(signature)) {
+    *error = fmt::format("kernel {} has no schedule record family (its schedule is its "
+                         "template's)",
+                         signature.key());
+    return false;
+  }
+  GemmSchedule schedule;
+  return parseGemmSchedule(record, &schedule, error) &&
+         validGemmSchedule(signature, vectorMachine(target), schedule, error);
+}
+
+BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target,
+                        const std::string &record) {
+  std::string error;
+  if (!checkScheduleRecord(signature, target, record, &error))
+    throw Halide::CompileError(error);
+  switch (signature.op) {
+  case KernelOp::DenseChannels:
+  case KernelOp::DenseTokens:
+  case KernelOp::PatchEmbed: {
+    GemmSchedule schedule = defaultGemmSchedule(signature, vectorMachine(target));
+    if (!record.empty())
+      parseGemmSchedule(record, &schedule, &error);
+    return buildGemmKernel(signature, target, schedule);
+  }
   case KernelOp::DepthwiseConv:
     return buildDepthwiseKernel(signature, target);
   case KernelOp::LayerNorm:

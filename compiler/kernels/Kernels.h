@@ -17,10 +17,22 @@ struct BuiltKernel {
   std::vector<Halide::Argument> arguments; ///< inputs in step order; the output is the pipeline's
 };
 
-BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target);
+/// `record` is the kernel's schedule record (KernelPlan::schedules), "" for the family's default
+/// template; checkScheduleRecord must have accepted it.
+BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target,
+                        const std::string &record = "");
+
+/// Whether `record` is a valid schedule of `signature` for `target` (today only the GEMM
+/// family's schedules are records; see schedule/GemmSchedule.h). False with the reason.
+bool checkScheduleRecord(const KernelSignature &signature, const Halide::Target &target,
+                         const std::string &record, std::string *error);
+
+/// The schedule family a kernel's records belong to ("gemm"), "" where it has no record yet.
+const char *scheduleFamily(const KernelSignature &signature);
 
 // The families (one file each).
-BuiltKernel buildGemmKernel(const KernelSignature &signature, const Halide::Target &target);
+BuiltKernel buildGemmKernel(const KernelSignature &signature, const Halide::Target &target,
+                            const GemmSchedule &schedule);
 BuiltKernel buildDepthwiseKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildLayerNormKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildPoolKernel(const KernelSignature &signature, const Halide::Target &target);

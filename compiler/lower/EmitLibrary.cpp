@@ -131,6 +131,14 @@ bool resolveTarget(const std::string &name, Halide::Target *target, std::string 
   return true;
 }
 
+bool targetString(const std::string &name, std::string *halideTarget, std::string *error) {
+  Halide::Target target;
+  if (!resolveTarget(name, &target, error))
+    return false;
+  *halideTarget = target.to_string();
+  return true;
+}
+
 bool targetVectorMachine(const std::string &name, VectorMachine *machine, std::string *error) {
   Halide::Target target;
   if (!resolveTarget(name, &target, error))
@@ -149,7 +157,7 @@ bool emitKernelText(const KernelPlan &plan, const std::string &targetName, bool 
   for (size_t i = 0; i < plan.kernels.size(); ++i) {
     fs::path file = scratch / (assembly ? "kernel.s" : "kernel.stmt");
     try {
-      BuiltKernel kernel = buildKernel(plan.kernels[i], target);
+      BuiltKernel kernel = buildKernel(plan.kernels[i], target, plan.scheduleOf(i));
       kernel.pipeline.compile_to(
           {{assembly ? Halide::OutputFileType::assembly : Halide::OutputFileType::stmt, file}},
           kernel.arguments, kernelSymbol(plan, i), target.with_feature(Halide::Target::NoRuntime));
@@ -194,7 +202,7 @@ bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string
   for (size_t i = 0; i < plan.kernels.size(); ++i) {
     fs::path object = scratch / fmt::format("k{}.o", i);
     try {
-      BuiltKernel kernel = buildKernel(plan.kernels[i], target);
+      BuiltKernel kernel = buildKernel(plan.kernels[i], target, plan.scheduleOf(i));
       kernel.pipeline.compile_to_object(object.string(), kernel.arguments, kernelSymbol(plan, i),
                                         kernelTarget);
     } catch (const Halide::Error &e) {

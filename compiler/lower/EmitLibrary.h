@@ -20,6 +20,9 @@ struct EmitOptions {
 /// Returns false and sets `error` on failure; never leaves a half-written library behind.
 bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string *error);
 
+/// The Halide target string of a target name (what tuning records are keyed by).
+bool targetString(const std::string &target, std::string *halideTarget, std::string *error);
+
 /// The vector shape of a target name (host, x86-64-avx2, ... or a Halide target string).
 bool targetVectorMachine(const std::string &target, VectorMachine *machine, std::string *error);
 

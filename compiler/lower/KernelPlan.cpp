@@ -156,8 +156,11 @@ std::string KernelPlan::str() const {
   std::string out = fmt::format(
       "model {} ({}): {} params, {} packs, {} activation slots, {} images per chunk\n", name,
       family, params.size(), packs.size(), activation_elems.size(), images_per_chunk);
-  for (size_t i = 0; i < kernels.size(); ++i)
+  for (size_t i = 0; i < kernels.size(); ++i) {
     out += fmt::format("kernel {}: {}\n", i, kernels[i].key());
+    if (!scheduleOf(i).empty())
+      out += fmt::format("  schedule: {}\n", scheduleOf(i));
+  }
   auto listSteps = [&](const std::vector<PlanStep> &list, const char *prefix) {
     for (const PlanStep &step : list) {
       out += fmt::format("{}step {} k{}:", prefix, step.label, step.kernel);

@@ -132,6 +132,9 @@ struct KernelPlan {
   std::vector<PlanPack> packs;
   std::vector<int64_t> activation_elems; ///< per image, one per activation slot
   std::vector<KernelSignature> kernels;
+  /// Per kernel, its schedule record ("" for the family's default template): what
+  /// mixerc compile --tuning-db chose (tuning/ApplyTuning.h).
+  std::vector<std::string> schedules;
   std::vector<PlanStep> steps;
   int64_t image_channels = 0, image_height = 0, image_width = 0, classes = 0;
   double flops_per_image = 0;
@@ -143,6 +146,11 @@ struct KernelPlan {
   std::vector<int64_t> train_activation_elems;
   std::vector<PlanStep> train_steps;
   int adamw_kernel = -1, sgd_kernel = -1;
+
+  const std::string &scheduleOf(size_t kernel) const {
+    static const std::string none;
+    return kernel < schedules.size() ? schedules[kernel] : none;
+  }
 
   /// A readable listing of kernels, steps and buffers (mixerc compile --emit plan).
   std::string str() const;

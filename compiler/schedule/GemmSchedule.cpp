@@ -2,6 +2,7 @@
 #include "schedule/GemmSchedule.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -14,6 +15,93 @@ std::string GemmSchedule::str() const {
                      "panels_inner={} k_unroll={}",
                      panel, vector, micro_rows, tiles_per_block, panels_per_task, panels_inner,
                      k_unroll);
+}
+
+bool parseGemmSchedule(const std::string &text, GemmSchedule *out, std::string *error) {
+  GemmSchedule s;
+  struct Field {
+    const char *key;
+    int *value;
+    bool seen = false;
+  };
+  int panelsInner = 0;
+  Field fields[] = {{"panel", &s.panel},
+                    {"vector", &s.vector},
+                    {"micro_rows", &s.micro_rows},
+                    {"tiles_per_block", &s.tiles_per_block},
+                    {"panels_per_task", &s.panels_per_task},
+                    {"panels_inner", &panelsInner},
+                    {"k_unroll", &s.k_unroll}};
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (text[pos] == ' ') {
+      ++pos;
+      continue;
+    }
+    size_t end = text.find(' ', pos);
+    if (end == std::string::npos)
+      end = text.size();
+    const std::string item = text.substr(pos, end - pos);
+    pos = end;
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    Field *field = nullptr;
+    for (Field &f : fields)
+      field = key == f.key ? &f : field;
+    if (!field || eq == std::string::npos) {
+      *error = fmt::format("gemm schedule '{}': unknown item '{}'", text, item);
+      return false;
+    }
+    if (field->seen) {
+      *error = fmt::format("gemm schedule '{}': '{}' given twice", text, key);
+      return false;
+    }
+    field->seen = true;
+    if (field->value == &panelsInner && (value == "true" || value == "false")) {
+      panelsInner = value == "true";
+      continue;
+    }
+    char *stop = nullptr;
+    const long v = std::strtol(value.c_str(), &stop, 10);
+    if (value.empty() || *stop || v < 0 || v > 1 << 20) {
+      *error = fmt::format("gemm schedule '{}': '{}' is not a count", text, item);
+      return false;
+    }
+    *field->value = int(v);
+  }
+  for (const Field &f : fields)
+    if (!f.seen) {
+      *error = fmt::format("gemm schedule '{}': no '{}'", text, f.key);
+      return false;
+    }
+  s.panels_inner = panelsInner != 0;
+  *out = s;
+  return true;
+}
+
+bool validGemmSchedule(const KernelSignature &signature, const VectorMachine &machine,
+                       const GemmSchedule &s, std::string *error) {
+  const bool packed = signature.op != KernelOp::DenseTokens;
+  auto refuse = [&](const std::string &why) {
+    *error = fmt::format("gemm schedule '{}' for {}: {}", s.str(), signature.key(), why);
+    return false;
+  };
+  const int64_t planned = signature.panel ? signature.panel : gemmPanelWidth(signature.n, machine);
+  if (packed && s.panel != planned)
+    return refuse(fmt::format("panel must be the packed weights' {}", planned));
+  if (s.panel < 1 || s.panel > std::max<int64_t>(signature.n, 1))
+    return refuse(fmt::format("panel must be in [1, {}]", signature.n));
+  if (s.vector < 1 || s.vector > machine.lanes || s.panel % s.vector)
+    return refuse(fmt::format("vector must divide the panel and be at most {} lanes",
+                              machine.lanes));
+  if (s.micro_rows < 1 || s.micro_rows * (s.panel / s.vector) > machine.registers)
+    return refuse(fmt::format("{} accumulators exceed the {} vector registers",
+                              s.micro_rows * (s.panel / s.vector), machine.registers));
+  if (s.tiles_per_block < 1)
+    return refuse("tiles_per_block must be at least 1");
+  if (s.k_unroll < 1 || signature.k % s.k_unroll)
+    return refuse(fmt::format("k_unroll must divide k = {}", signature.k));
+  return true;
 }
 
 namespace {

@@ -36,6 +36,16 @@ struct VectorMachine {
 /// weight layout, so the lowering asks for it when it plans the packing.
 int64_t gemmPanelWidth(int64_t n, const VectorMachine &machine);
 
+/// Reads a record written by GemmSchedule::str() (every key once, nothing else); false with a
+/// message naming the key otherwise.
+bool parseGemmSchedule(const std::string &text, GemmSchedule *out, std::string *error);
+
+/// Whether `s` is a schedule of `signature` on `machine`: the packed panel width is the plan's
+/// (it is the weights' layout), the vector divides the panel, the accumulators fit the register
+/// file, and the unroll divides k. False with the reason otherwise.
+bool validGemmSchedule(const KernelSignature &signature, const VectorMachine &machine,
+                       const GemmSchedule &s, std::string *error);
+
 /// The default x86 template: a register tile of 6 rows x (4 vectors on AVX-512, 2 on AVX2) —
 /// the textbook sgemm micro-kernel (PERFORMANCE.md) — in blocks of 96 rows.
 GemmSchedule defaultGemmSchedule(const KernelSignature &signature, const VectorMachine &machine);

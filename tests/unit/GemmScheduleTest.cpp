@@ -91,5 +91,53 @@ TEST(GemmSchedule, KUnrollDividesTheReduction) {
   EXPECT_EQ(defaultGemmSchedule(dense(128, 512, false), VectorMachine{}).k_unroll, 4);
 }
 
+
+TEST(GemmScheduleRecord, TextRoundTrips) {
+  GemmSchedule s = defaultGemmSchedule(dense(512, 128, true), VectorMachine{16, 32});
+  GemmSchedule back;
+  std::string error;
+  ASSERT_TRUE(parseGemmSchedule(s.str(), &back, &error)) << error;
+  EXPECT_EQ(back.str(), s.str());
+  s.micro_rows = 3;
+  s.panels_inner = !s.panels_inner;
+  ASSERT_TRUE(parseGemmSchedule(s.str(), &back, &error)) << error;
+  EXPECT_EQ(back.str(), s.str());
+}
+
+TEST(GemmScheduleRecord, MalformedRecordsNameTheItem) {
+  const std::string good = defaultGemmSchedule(dense(64, 32, false), VectorMachine{16, 32}).str();
+  GemmSchedule out;
+  std::string error;
+  EXPECT_FALSE(parseGemmSchedule(good + " colour=blue", &out, &error));
+  EXPECT_NE(error.find("unknown item 'colour=blue'"), std::string::npos) << error;
+  EXPECT_FALSE(parseGemmSchedule(good + " panel=64", &out, &error));
+  EXPECT_NE(error.find("'panel' given twice"), std::string::npos) << error;
+  EXPECT_FALSE(parseGemmSchedule("panel=64", &out, &error));
+  EXPECT_NE(error.find("no 'vector'"), std::string::npos) << error;
+  std::string negative = good;
+  negative.replace(negative.find("micro_rows=") + 11, 1, "-");
+  EXPECT_FALSE(parseGemmSchedule(negative, &out, &error));
+  EXPECT_NE(error.find("is not a count"), std::string::npos) << error;
+  EXPECT_FALSE(parseGemmSchedule("", &out, &error));
+}
+
+TEST(GemmScheduleRecord, ValidityFollowsTheLayoutAndTheRegisterFile) {
+  const VectorMachine avx512{16, 32};
+  const KernelSignature sig = dense(512, 128, false);
+  GemmSchedule s = defaultGemmSchedule(sig, avx512);
+  std::string error;
+  EXPECT_TRUE(validGemmSchedule(sig, avx512, s, &error)) << error;
+  GemmSchedule wide = s;
+  wide.panel = 32; // the packed weights are 64-wide panels
+  EXPECT_FALSE(validGemmSchedule(sig, avx512, wide, &error));
+  EXPECT_NE(error.find("packed weights' 64"), std::string::npos) << error;
+  GemmSchedule spill = s;
+  spill.micro_rows = 9; // 36 accumulators
+  EXPECT_FALSE(validGemmSchedule(sig, avx512, spill, &error));
+  GemmSchedule unroll = s;
+  unroll.k_unroll = 3; // k = 128
+  EXPECT_FALSE(validGemmSchedule(sig, avx512, unroll, &error));
+}
+
 } // namespace
 } // namespace mixerc

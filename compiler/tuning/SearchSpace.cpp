@@ -1,0 +1,57 @@
+// The tuner's record spaces (see SearchSpace.h).
+#include "tuning/SearchSpace.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+namespace mixerc {
+
+std::vector<std::string> gemmCandidates(const KernelSignature &signature,
+                                        const VectorMachine &machine, uint64_t seed) {
+  const GemmSchedule base = defaultGemmSchedule(signature, machine);
+  const std::string baseText = base.str();
+  std::vector<int> panels{base.panel};
+  if (signature.op == KernelOp::DenseTokens)
+    for (int vectors = 1; vectors <= 4; ++vectors)
+      if (vectors * machine.lanes <= signature.n && vectors * machine.lanes != base.panel)
+        panels.push_back(vectors * machine.lanes);
+  const int64_t rowTiles = std::max<int64_t>(1, (signature.op == KernelOp::DenseTokens
+                                                     ? signature.m
+                                                     : 96) /
+                                                    std::max(1, base.micro_rows));
+  std::set<std::string> seen{baseText};
+  std::vector<std::string> out;
+  std::string error;
+  for (int panel : panels)
+    for (int rows = 1; rows <= 12; ++rows)
+      for (int tiles : {1, 2, 4, 8, 12, 16, 24, 32, int(rowTiles)})
+        for (int panelsPerTask : {0, 1, 2, 4})
+          for (bool inner : {false, true})
+            for (int unroll : {1, 2, 4, 8}) {
+              GemmSchedule s = base;
+              s.panel = panel;
+              s.vector = std::min(machine.lanes, panel);
+              while (s.panel % s.vector)
+                --s.vector;
+              s.micro_rows = rows;
+              s.tiles_per_block = tiles;
+              s.panels_per_task = panelsPerTask;
+              s.panels_inner = inner;
+              s.k_unroll = unroll;
+              // Spilling tiles are never fast (7 x 4 zmm halved the rate, GemmSchedule.cpp).
+              const int accumulators = rows * (s.panel / s.vector);
+              if (accumulators + s.panel / s.vector + 2 > machine.registers)
+                continue;
+              if (!validGemmSchedule(signature, machine, s, &error))
+                continue;
+              const std::string text = s.str();
+              if (seen.insert(text).second)
+                out.push_back(text);
+            }
+  std::mt19937_64 random(seed ^ std::hash<std::string>{}(signature.key()));
+  std::shuffle(out.begin(), out.end(), random);
+  return out;
+}
+
+} // namespace mixerc
