@@ -66,6 +66,17 @@ const char *scheduleFamily(const KernelSignature &signature) {
   }
 }
 
+namespace {
+/// The GEMM schedule `record` stands for on `target` (the default template's where it is "").
+bool gemmScheduleOf(const KernelSignature &signature, const Halide::Target &target,
+                    const std::string &record, GemmSchedule *schedule, std::string *error) {
+  const VectorMachine machine = vectorMachine(target);
+  *schedule = defaultGemmSchedule(signature, machine);
+  return record.empty() || (parseGemmSchedule(record, schedule, error) &&
+                            validGemmSchedule(signature, machine, *schedule, error));
+}
+} // namespace
+
 bool checkScheduleRecord(const KernelSignature &signature, const Halide::Target &target,
                          const std::string &record, std::string *error) {
   if (record.empty())
@@ -77,22 +88,23 @@ bool checkScheduleRecord(const KernelSignature &signature, const Halide::Target 
     return false;
   }
   GemmSchedule schedule;
-  return parseGemmSchedule(record, &schedule, error) &&
-         validGemmSchedule(signature, vectorMachine(target), schedule, error);
+  return gemmScheduleOf(signature, target, record, &schedule, error);
 }
 
 BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target,
                         const std::string &record) {
   std::string error;
-  if (!checkScheduleRecord(signature, target, record, &error))
+  if (!record.empty() && !*scheduleFamily(signature)) { // a family without records
+    checkScheduleRecord(signature, target, record, &error);
     throw Halide::CompileError(error);
+  }
   switch (signature.op) {
   case KernelOp::DenseChannels:
   case KernelOp::DenseTokens:
   case KernelOp::PatchEmbed: {
-    GemmSchedule schedule = defaultGemmSchedule(signature, vectorMachine(target));
-    if (!record.empty())
-      parseGemmSchedule(record, &schedule, &error);
+    GemmSchedule schedule;
+    if (!gemmScheduleOf(signature, target, record, &schedule, &error))
+      throw Halide::CompileError(error);
     return buildGemmKernel(signature, target, schedule);
   }
   case KernelOp::DepthwiseConv:

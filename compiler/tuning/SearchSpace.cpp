@@ -1,6 +1,8 @@
 // The tuner's record spaces (see SearchSpace.h).
 #include "tuning/SearchSpace.h"
 
+#include "support/Hash.h"
+
 #include <algorithm>
 #include <random>
 #include <set>
@@ -49,7 +51,8 @@ std::vector<std::string> gemmCandidates(const KernelSignature &signature,
               if (seen.insert(text).second)
                 out.push_back(text);
             }
-  std::mt19937_64 random(seed ^ std::hash<std::string>{}(signature.key()));
+  const std::string key = signature.key(); // FNV-1a: the same order in every build
+  std::mt19937_64 random(seed ^ fnv1a(key.data(), key.size()));
   std::shuffle(out.begin(), out.end(), random);
   return out;
 }

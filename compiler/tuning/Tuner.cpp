@@ -71,16 +71,13 @@ Buffers makeBuffers(const PlanStep &step, int64_t batch, size_t first, size_t co
   for (size_t a = first; a < first + count; ++a) {
     const KernelArg &arg = step.args[a];
     std::vector<halide_dimension_t> dims;
-    int64_t elements = 1;
+    int64_t span = 1; // elements up to the last one addressed
     for (const BufferDim &d : arg.dims) {
       const int64_t extent = d.batch_scaled ? d.extent * batch : d.extent;
       dims.push_back({0, int32_t(extent), int32_t(d.stride), 0});
-      elements = std::max<int64_t>(elements, 1 + (extent - 1) * d.stride + 0);
+      span += (extent - 1) * d.stride;
     }
-    int64_t span = 1;
-    for (const halide_dimension_t &d : dims)
-      span += int64_t(d.extent - 1) * d.stride;
-    b.storage.emplace_back(size_t(std::max(span, elements)));
+    b.storage.emplace_back(size_t(span));
     for (float &v : b.storage.back())
       v = uniform(random);
     b.views.emplace_back(b.storage.back().data(), int(dims.size()), dims.data());
@@ -106,22 +103,25 @@ void measureBatch(const TunableKernel &kernel, const Halide::Target &target,
   };
   std::vector<Candidate> candidates(records.size());
   std::vector<Trial> trials(records.size());
-  const size_t inputs = buildKernel(kernel.signature, target).arguments.size();
-  const size_t outputs = kernel.step->args.size() - inputs;
-  Buffers in = makeBuffers(*kernel.step, batch, 0, inputs, 1234 + kernel.index);
-  const Halide::Target jitTarget = target;
+  // The step's arguments are the kernel's inputs, then its outputs; every schedule of a kernel
+  // has the same ones, so the default's build says how many inputs there are.
+  size_t inputs = 0;
   for (size_t c = 0; c < records.size(); ++c) {
     trials[c].params = records[c];
     try {
       BuiltKernel built = buildKernel(kernel.signature, target, c == 0 ? "" : records[c]);
-      candidates[c].callable = built.pipeline.compile_to_callable(built.arguments, jitTarget);
-      candidates[c].outputs = makeBuffers(*kernel.step, batch, inputs, outputs, 99);
+      inputs = built.arguments.size();
+      candidates[c].callable = built.pipeline.compile_to_callable(built.arguments, target);
+      candidates[c].outputs =
+          makeBuffers(*kernel.step, batch, inputs, kernel.step->args.size() - inputs, 99);
       candidates[c].ok = true;
     } catch (const Halide::Error &e) {
       trials[c].status = TrialStatus::CompileError;
       trials[c].message = e.what();
     }
   }
+  const size_t outputs = kernel.step->args.size() - inputs;
+  Buffers in = makeBuffers(*kernel.step, batch, 0, inputs, 1234 + kernel.index);
   Halide::JITUserContext context;
   Halide::JITUserContext *contextPointer = &context;
   auto call = [&](size_t c) {

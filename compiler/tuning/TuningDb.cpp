@@ -1,13 +1,16 @@
 // The tuning database (see TuningDb.h).
 #include "tuning/TuningDb.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 namespace mixerc {
 namespace {
@@ -100,6 +103,31 @@ bool parseTrialStatus(const std::string &text, TrialStatus *status) {
 
 std::unique_ptr<TuningDb> TuningDb::open(const std::string &path, bool create,
                                          std::string *error) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (create && !fs::exists(path, ec)) {
+    // A new database is made beside the target and linked into place, so that two tuners
+    // starting on a missing file at once never both initialise one file (one of them lost its
+    // records so); the second link fails and that tuner opens the first one's database.
+    const std::string fresh = fmt::format("{}.new.{}", path, getpid());
+    fs::remove(fresh, ec);
+    if (!openFile(fresh, true, error)) {
+      fs::remove(fresh, ec);
+      return nullptr;
+    }
+    const bool linked = link(fresh.c_str(), path.c_str()) == 0 || errno == EEXIST;
+    const int linkErrno = errno;
+    fs::remove(fresh, ec);
+    if (!linked) {
+      *error = fmt::format("{}: cannot create: {}", path, std::strerror(linkErrno));
+      return nullptr;
+    }
+  }
+  return openFile(path, create, error);
+}
+
+std::unique_ptr<TuningDb> TuningDb::openFile(const std::string &path, bool create,
+                                             std::string *error) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!create && !fs::exists(path, ec)) {

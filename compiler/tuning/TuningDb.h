@@ -65,6 +65,9 @@ public:
 
 private:
   TuningDb(sqlite3 *db, std::string path) : db_(db), path_(std::move(path)) {}
+  /// open() on a path that exists, or (create) is made in place.
+  static std::unique_ptr<TuningDb> openFile(const std::string &path, bool create,
+                                            std::string *error);
   bool fail(const std::string &what, std::string *error) const;
   sqlite3 *db_;
   std::string path_;
