@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Fuzzes mixerc's readers of untrusted input with libFuzzer (Debian's clang, with AddressSanitizer
-# and UndefinedBehaviorSanitizer): the spec parser, the safetensors reader, the dataset readers
-# and the .npz reader of mixerc convert (tests/fuzz). Builds tests/fuzz into build-fuzz/, runs each target for SECONDS (default
+# and UndefinedBehaviorSanitizer): the spec parser, the safetensors reader, the dataset readers,
+# the .npz reader of mixerc convert and the tuning database reader (tests/fuzz). Builds tests/fuzz into build-fuzz/, runs each target for SECONDS (default
 # 600) on a copy of its seed corpus (tests/fuzz/corpus/<target>, left unchanged), and prints per
 # target the runs and the coverage (libFuzzer's cov and ft). Exits non-zero if any target found a
 # crash, a hang (10 s per input), a leak or a memory blow-up; the input is saved under
 # build-fuzz/artifacts/.
-# Usage: tools/fuzz.sh [SECONDS] [TARGET...]   (targets: spec safetensors dataset npz)
+# Usage: tools/fuzz.sh [SECONDS] [TARGET...]   (targets: spec safetensors dataset npz tuning_db)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(spec safetensors dataset npz)
+[ ${#targets[@]} -gt 0 ] || targets=(spec safetensors dataset npz tuning_db)
 export PATH="${MIXERC_VENV:-$HOME/.cache/mixerc/venv}/bin:$PATH"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 launcher=()

@@ -2,6 +2,7 @@
 #include "tuning/TuningDb.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -147,6 +148,10 @@ std::unique_ptr<TuningDb> TuningDb::openFile(const std::string &path, bool creat
   }
   std::unique_ptr<TuningDb> db(new TuningDb(raw, path));
   sqlite3_busy_timeout(raw, 30000); // another tuner's transaction is short; wait for it
+  // The file may come from anywhere: no schema-level SQL (triggers, views, generated columns)
+  // may call functions with side effects, and no SQL may corrupt the file deliberately.
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
   auto refuse = [&](const std::string &why) {
     *error = fmt::format("{}: {}", path, why);
     return nullptr;
@@ -237,6 +242,8 @@ bool TuningDb::add(const TuningRecord &r, std::string *error) {
 }
 
 namespace {
+/// One row of a query over kColumns. A hostile or damaged file may hold any value in any column
+/// (SQLite columns take any type); what the compile relies on is checked here.
 bool readRow(const Statement &s, const std::string &path, TuningRecord *r, std::string *error) {
   r->kernel = s.text(0);
   r->target = s.text(1);
@@ -254,35 +261,23 @@ bool readRow(const Statement &s, const std::string &path, TuningRecord *r, std::
   r->version = s.text(10);
   r->date = s.text(11);
   r->message = s.text(12);
+  const bool timesValid = std::isfinite(r->median_ms) && std::isfinite(r->default_ms) &&
+                          std::isfinite(r->spread) && r->median_ms >= 0 && r->default_ms >= 0 &&
+                          r->spread >= 0 && (r->status != TrialStatus::Ok || r->median_ms > 0);
+  if (!timesValid) {
+    *error = fmt::format("{}: a record of kernel {} has invalid times (median {} ms, default {} "
+                         "ms, spread {})",
+                         path, r->kernel, r->median_ms, r->default_ms, r->spread);
+    return false;
+  }
   return true;
 }
 } // namespace
 
-bool TuningDb::best(const std::string &kernel, const std::string &target, const std::string &cpu,
-                    TuningRecord *record, bool *found, std::string *error) {
-  Statement s(db_, fmt::format("SELECT {} FROM records WHERE kernel = ?1 AND target = ?2 AND "
-                               "cpu = ?3 AND status = 'ok' AND default_ms > 0 ORDER BY median_ms / default_ms, id LIMIT 1",
-                               kColumns)
-                       .c_str());
-  if (!s.ok())
-    return fail("cannot query", error);
-  s.bind(1, kernel);
-  s.bind(2, target);
-  s.bind(3, cpu);
-  const int rc = sqlite3_step(s.get());
-  *found = rc == SQLITE_ROW;
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return fail("cannot query", error);
-  return !*found || readRow(s, path_, record, error);
-}
-
-bool TuningDb::records(std::vector<TuningRecord> *out, std::string *error,
-                       const std::string &kernel, const std::string &target,
-                       const std::string &cpu) {
-  Statement s(db_, fmt::format("SELECT {} FROM records WHERE (?1 = '' OR kernel = ?1) AND "
-                               "(?2 = '' OR target = ?2) AND (?3 = '' OR cpu = ?3) ORDER BY id",
-                               kColumns)
-                       .c_str());
+bool TuningDb::query(const std::string &where, const std::string &kernel,
+                     const std::string &target, const std::string &cpu,
+                     std::vector<TuningRecord> *out, std::string *error) {
+  Statement s(db_, fmt::format("SELECT {} FROM records WHERE {}", kColumns, where).c_str());
   if (!s.ok())
     return fail("cannot query", error);
   s.bind(1, kernel);
@@ -298,6 +293,27 @@ bool TuningDb::records(std::vector<TuningRecord> *out, std::string *error,
   if (rc != SQLITE_DONE)
     return fail("cannot query", error);
   return true;
+}
+
+bool TuningDb::best(const std::string &kernel, const std::string &target, const std::string &cpu,
+                    TuningRecord *record, bool *found, std::string *error) {
+  std::vector<TuningRecord> rows;
+  if (!query("kernel = ?1 AND target = ?2 AND cpu = ?3 AND status = 'ok' AND default_ms > 0 "
+             "ORDER BY median_ms / default_ms, id LIMIT 1",
+             kernel, target, cpu, &rows, error))
+    return false;
+  *found = !rows.empty();
+  if (*found)
+    *record = rows[0];
+  return true;
+}
+
+bool TuningDb::records(std::vector<TuningRecord> *out, std::string *error,
+                       const std::string &kernel, const std::string &target,
+                       const std::string &cpu) {
+  return query("(?1 = '' OR kernel = ?1) AND (?2 = '' OR target = ?2) AND (?3 = '' OR cpu = ?3) "
+               "ORDER BY id",
+               kernel, target, cpu, out, error);
 }
 
 std::string hostCpuModel() {

@@ -69,6 +69,9 @@ private:
   static std::unique_ptr<TuningDb> openFile(const std::string &path, bool create,
                                             std::string *error);
   bool fail(const std::string &what, std::string *error) const;
+  /// The records WHERE `where` (SQL over kColumns, with ?1..?3 bound to kernel, target, cpu).
+  bool query(const std::string &where, const std::string &kernel, const std::string &target,
+             const std::string &cpu, std::vector<TuningRecord> *out, std::string *error);
   sqlite3 *db_;
   std::string path_;
 };
