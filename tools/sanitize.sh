@@ -39,8 +39,10 @@ for set in "${sets[@]}"; do
   # shipped (toml++'s debug assertions reject inputs its release path reports as errors).
   ccache clang++ -std=c++17 $flags -DNDEBUG -Icompiler -Iruntime/src -Iruntime/include \
     -DMIXERC_SPECS_DIR="\"$PWD/specs\"" tests/unit/SpecTest.cpp tests/unit/SafetensorsTest.cpp \
-    tests/unit/GemmScheduleTest.cpp compiler/spec/Spec.cpp compiler/lower/KernelPlan.cpp \
+    tests/unit/GemmScheduleTest.cpp tests/unit/DepthwiseScheduleTest.cpp compiler/spec/Spec.cpp \
+    compiler/lower/KernelPlan.cpp \
     compiler/schedule/BatchChunking.cpp compiler/schedule/GemmSchedule.cpp \
+    compiler/schedule/DepthwiseSchedule.cpp compiler/schedule/RecordText.cpp \
     "$dir/lib/libmixer_runtime.a" -lfmt -lgmock -lgtest -lgtest_main -pthread -o "$dir/unit_tests"
   if ASAN_OPTIONS=detect_leaks=1 TSAN_OPTIONS=halt_on_error=1 "$dir/unit_tests" \
       >"$dir/unit_tests.log" 2>&1; then

@@ -82,7 +82,8 @@ constexpr const char *kTuneUsage = R"(usage: mixerc tune SPEC --db FILE [options
        mixerc tune --show --db FILE
 
 Measures schedule candidates of every distinct kernel of SPEC that has schedule records (today
-the GEMM family: dense layers along channels and tokens, the patch embedding) on this machine,
+the GEMM family: dense layers along channels and tokens, the patch embedding, pointwise
+convolutions; and ConvMixer's depthwise convolutions) on this machine,
 and records every measurement in the SQLite database FILE (made if missing), keyed by the
 kernel, the target and this CPU's model. 'mixerc compile SPEC --tuning-db FILE' then uses the
 best record of each kernel that beat the default template. Candidates run in a child process

@@ -11,13 +11,12 @@
 #include "kernels/Epilogue.h"
 #include "kernels/Kernels.h"
 
-#include <algorithm>
-
 using namespace Halide;
 
 namespace mixerc {
 
-BuiltKernel buildDepthwiseKernel(const KernelSignature &sig, const Target &target) {
+BuiltKernel buildDepthwiseKernel(const KernelSignature &sig, const Target &target,
+                                 const DepthwiseSchedule &schedule) {
   const int channels = int(sig.n), width = int(sig.image_width), height = int(sig.image_height);
   const int k = int(sig.kernel_size), before = (k - 1) / 2; // PyTorch's padding='same'
 
@@ -55,25 +54,10 @@ BuiltKernel buildDepthwiseKernel(const KernelSignature &sig, const Target &targe
   out(c, x, y, b) = value;
   pinGrid(out.output_buffer());
 
-  // Schedule: a task is (channel block, row strip, image); a tile is `pixels` neighbours x up to
-  // two channel vectors.
-  const int lanes = target.natural_vector_size<float>();
-  const int vectors = channels >= 2 * lanes ? 2 : 1;
-  const int vector = channels >= lanes ? lanes : 1;
-  const int channelTile = vectors * vector;
-  // pixels x vectors accumulators leave registers for the inputs and taps; the widest tile up to
-  // that which divides the row computes no pixel twice (8-wide tiles on AVX-512 measured no faster
-  // on Zen 4: 0.60 of the FMA peak either way for ConvMixer-768/32).
-  const int maxPixels = target.has_feature(Target::AVX512) ? 6 : 4;
-  int pixels = std::min(width, maxPixels);
-  for (int p = pixels; p >= std::max(1, maxPixels / 2); --p)
-    if (width % p == 0) {
-      pixels = p;
-      break;
-    }
-  // 64 channels x (8 + k - 1) rows x (width + k - 1) padded pixels: 136 KiB for ConvMixer-768/32.
-  const int channelBlock = std::min(channels, std::max(channelTile, 64));
-  const int rows = std::min(height, 8);
+  // Schedule (schedule/DepthwiseSchedule.h): a task is (channel block, row strip, image); a tile
+  // is `pixels` neighbours x `vectors` channel vectors.
+  const int vector = schedule.vector, channelTile = schedule.vectors * schedule.vector;
+  const int pixels = schedule.pixels, channelBlock = schedule.channel_block, rows = schedule.rows;
   Var cb("cb"), co("co"), ci("ci"), cv("cv"), xo("xo"), xi("xi"), ys("ys"), task("task");
   out.split(c, cb, c, channelBlock, TailStrategy::ShiftInwards)
       .split(c, co, ci, channelTile, TailStrategy::ShiftInwards)

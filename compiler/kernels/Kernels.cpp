@@ -61,19 +61,37 @@ const char *scheduleFamily(const KernelSignature &signature) {
   case KernelOp::DenseTokens:
   case KernelOp::PatchEmbed:
     return "gemm";
+  case KernelOp::DepthwiseConv:
+    return "depthwise";
   default:
     return "";
   }
 }
 
 namespace {
-/// The GEMM schedule `record` stands for on `target` (the default template's where it is "").
+/// The schedule `record` of family Schedule stands for on `target` (the default template's where
+/// it is "").
+template <typename Schedule, typename Default, typename Parse, typename Valid>
+bool scheduleOf(const KernelSignature &signature, const Halide::Target &target,
+                const std::string &record, Default defaults, Parse parse, Valid valid,
+                Schedule *schedule, std::string *error) {
+  const VectorMachine machine = vectorMachine(target);
+  *schedule = defaults(signature, machine);
+  return record.empty() ||
+         (parse(record, schedule, error) && valid(signature, machine, *schedule, error));
+}
+
 bool gemmScheduleOf(const KernelSignature &signature, const Halide::Target &target,
                     const std::string &record, GemmSchedule *schedule, std::string *error) {
-  const VectorMachine machine = vectorMachine(target);
-  *schedule = defaultGemmSchedule(signature, machine);
-  return record.empty() || (parseGemmSchedule(record, schedule, error) &&
-                            validGemmSchedule(signature, machine, *schedule, error));
+  return scheduleOf(signature, target, record, defaultGemmSchedule, parseGemmSchedule,
+                    validGemmSchedule, schedule, error);
+}
+
+bool depthwiseScheduleOf(const KernelSignature &signature, const Halide::Target &target,
+                         const std::string &record, DepthwiseSchedule *schedule,
+                         std::string *error) {
+  return scheduleOf(signature, target, record, defaultDepthwiseSchedule, parseDepthwiseSchedule,
+                    validDepthwiseSchedule, schedule, error);
 }
 } // namespace
 
@@ -81,14 +99,29 @@ bool checkScheduleRecord(const KernelSignature &signature, const Halide::Target 
                          const std::string &record, std::string *error) {
   if (record.empty())
     return true;
-  if (!*scheduleFamily(signature)) {
-    *error = fmt::format("kernel {} has no schedule record family (its schedule is its "
-                         "template's)",
-                         signature.key());
-    return false;
+  const std::string family = scheduleFamily(signature);
+  if (family == "gemm") {
+    GemmSchedule schedule;
+    return gemmScheduleOf(signature, target, record, &schedule, error);
   }
-  GemmSchedule schedule;
-  return gemmScheduleOf(signature, target, record, &schedule, error);
+  if (family == "depthwise") {
+    DepthwiseSchedule schedule;
+    return depthwiseScheduleOf(signature, target, record, &schedule, error);
+  }
+  *error = fmt::format("kernel {} has no schedule record family (its schedule is its "
+                       "template's)",
+                       signature.key());
+  return false;
+}
+
+std::string defaultScheduleRecord(const KernelSignature &signature,
+                                  const VectorMachine &machine) {
+  const std::string family = scheduleFamily(signature);
+  if (family == "gemm")
+    return defaultGemmSchedule(signature, machine).str();
+  if (family == "depthwise")
+    return defaultDepthwiseSchedule(signature, machine).str();
+  return "";
 }
 
 BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target,
@@ -107,8 +140,12 @@ BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &
       throw Halide::CompileError(error);
     return buildGemmKernel(signature, target, schedule);
   }
-  case KernelOp::DepthwiseConv:
-    return buildDepthwiseKernel(signature, target);
+  case KernelOp::DepthwiseConv: {
+    DepthwiseSchedule schedule;
+    if (!depthwiseScheduleOf(signature, target, record, &schedule, &error))
+      throw Halide::CompileError(error);
+    return buildDepthwiseKernel(signature, target, schedule);
+  }
   case KernelOp::LayerNorm:
     return buildLayerNormKernel(signature, target);
   case KernelOp::GlobalAvgPool:

@@ -8,6 +8,7 @@
 #include <Halide.h>
 
 #include "lower/KernelPlan.h"
+#include "schedule/DepthwiseSchedule.h"
 #include "schedule/GemmSchedule.h"
 
 namespace mixerc {
@@ -22,18 +23,24 @@ struct BuiltKernel {
 BuiltKernel buildKernel(const KernelSignature &signature, const Halide::Target &target,
                         const std::string &record = "");
 
-/// Whether `record` is a valid schedule of `signature` for `target` (today only the GEMM
-/// family's schedules are records; see schedule/GemmSchedule.h). False with the reason.
+/// Whether `record` is a valid schedule of `signature` for `target` (the GEMM and depthwise
+/// families' schedules are records: schedule/GemmSchedule.h, DepthwiseSchedule.h). False with the
+/// reason.
 bool checkScheduleRecord(const KernelSignature &signature, const Halide::Target &target,
                          const std::string &record, std::string *error);
 
-/// The schedule family a kernel's records belong to ("gemm"), "" where it has no record yet.
+/// The schedule family a kernel's records belong to ("gemm", "depthwise"), "" where it has no
+/// record yet.
 const char *scheduleFamily(const KernelSignature &signature);
+
+/// The default template's record of a kernel with a schedule family, "" for the others.
+std::string defaultScheduleRecord(const KernelSignature &signature, const VectorMachine &machine);
 
 // The families (one file each).
 BuiltKernel buildGemmKernel(const KernelSignature &signature, const Halide::Target &target,
                             const GemmSchedule &schedule);
-BuiltKernel buildDepthwiseKernel(const KernelSignature &signature, const Halide::Target &target);
+BuiltKernel buildDepthwiseKernel(const KernelSignature &signature, const Halide::Target &target,
+                                 const DepthwiseSchedule &schedule);
 BuiltKernel buildLayerNormKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildPoolKernel(const KernelSignature &signature, const Halide::Target &target);
 BuiltKernel buildWeightGradKernel(const KernelSignature &signature, const Halide::Target &target);

@@ -2,11 +2,11 @@
 #include "schedule/GemmSchedule.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "lower/KernelPlan.h"
+#include "schedule/RecordText.h"
 
 namespace mixerc {
 
@@ -19,62 +19,16 @@ std::string GemmSchedule::str() const {
 
 bool parseGemmSchedule(const std::string &text, GemmSchedule *out, std::string *error) {
   GemmSchedule s;
-  struct Field {
-    const char *key;
-    int *value;
-    bool seen = false;
-  };
-  int panelsInner = 0;
-  Field fields[] = {{"panel", &s.panel},
-                    {"vector", &s.vector},
-                    {"micro_rows", &s.micro_rows},
-                    {"tiles_per_block", &s.tiles_per_block},
-                    {"panels_per_task", &s.panels_per_task},
-                    {"panels_inner", &panelsInner},
-                    {"k_unroll", &s.k_unroll}};
-  size_t pos = 0;
-  while (pos < text.size()) {
-    if (text[pos] == ' ') {
-      ++pos;
-      continue;
-    }
-    size_t end = text.find(' ', pos);
-    if (end == std::string::npos)
-      end = text.size();
-    const std::string item = text.substr(pos, end - pos);
-    pos = end;
-    const size_t eq = item.find('=');
-    const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
-    Field *field = nullptr;
-    for (Field &f : fields)
-      field = key == f.key ? &f : field;
-    if (!field || eq == std::string::npos) {
-      *error = fmt::format("gemm schedule '{}': unknown item '{}'", text, item);
-      return false;
-    }
-    if (field->seen) {
-      *error = fmt::format("gemm schedule '{}': '{}' given twice", text, key);
-      return false;
-    }
-    field->seen = true;
-    if (field->value == &panelsInner && (value == "true" || value == "false")) {
-      panelsInner = value == "true";
-      continue;
-    }
-    char *stop = nullptr;
-    const long v = std::strtol(value.c_str(), &stop, 10);
-    if (value.empty() || *stop || v < 0 || v > 1 << 20) {
-      *error = fmt::format("gemm schedule '{}': '{}' is not a count", text, item);
-      return false;
-    }
-    *field->value = int(v);
-  }
-  for (const Field &f : fields)
-    if (!f.seen) {
-      *error = fmt::format("gemm schedule '{}': no '{}'", text, f.key);
-      return false;
-    }
-  s.panels_inner = panelsInner != 0;
+  if (!parseRecordText("gemm", text,
+                       {{"panel", &s.panel},
+                        {"vector", &s.vector},
+                        {"micro_rows", &s.micro_rows},
+                        {"tiles_per_block", &s.tiles_per_block},
+                        {"panels_per_task", &s.panels_per_task},
+                        {"panels_inner", nullptr, &s.panels_inner},
+                        {"k_unroll", &s.k_unroll}},
+                       error))
+    return false;
   *out = s;
   return true;
 }

@@ -1,6 +1,8 @@
 // The tuner's record spaces (see SearchSpace.h).
 #include "tuning/SearchSpace.h"
 
+#include "kernels/Kernels.h"
+
 #include "support/Hash.h"
 
 #include <algorithm>
@@ -8,6 +10,15 @@
 #include <set>
 
 namespace mixerc {
+
+namespace {
+/// The records in an order shuffled by `seed` and the kernel (FNV-1a: the same in every build).
+void shuffle(std::vector<std::string> *records, const KernelSignature &signature, uint64_t seed) {
+  const std::string key = signature.key();
+  std::mt19937_64 random(seed ^ fnv1a(key.data(), key.size()));
+  std::shuffle(records->begin(), records->end(), random);
+}
+} // namespace
 
 std::vector<std::string> gemmCandidates(const KernelSignature &signature,
                                         const VectorMachine &machine, uint64_t seed) {
@@ -51,10 +62,44 @@ std::vector<std::string> gemmCandidates(const KernelSignature &signature,
               if (seen.insert(text).second)
                 out.push_back(text);
             }
-  const std::string key = signature.key(); // FNV-1a: the same order in every build
-  std::mt19937_64 random(seed ^ fnv1a(key.data(), key.size()));
-  std::shuffle(out.begin(), out.end(), random);
+  shuffle(&out, signature, seed);
   return out;
+}
+
+std::vector<std::string> depthwiseCandidates(const KernelSignature &signature,
+                                             const VectorMachine &machine, uint64_t seed) {
+  const DepthwiseSchedule base = defaultDepthwiseSchedule(signature, machine);
+  std::set<std::string> seen{base.str()};
+  std::vector<std::string> out;
+  std::string error;
+  const int channels = int(signature.n), height = int(signature.image_height);
+  for (int vectors = 1; vectors <= 4; ++vectors)
+    for (int pixels = 1; pixels <= 12; ++pixels)
+      for (int block = base.vector * vectors; block <= channels; ++block) // validity picks
+        for (int rows : {1, 2, 4, 8, 16, height}) {
+          DepthwiseSchedule s = base;
+          s.vectors = vectors;
+          s.pixels = pixels;
+          s.channel_block = block;
+          s.rows = rows;
+          if (!validDepthwiseSchedule(signature, machine, s, &error))
+            continue;
+          const std::string text = s.str();
+          if (seen.insert(text).second)
+            out.push_back(text);
+        }
+  shuffle(&out, signature, seed);
+  return out;
+}
+
+std::vector<std::string> scheduleCandidates(const KernelSignature &signature,
+                                            const VectorMachine &machine, uint64_t seed) {
+  const std::string family = scheduleFamily(signature);
+  if (family == "gemm")
+    return gemmCandidates(signature, machine, seed);
+  if (family == "depthwise")
+    return depthwiseCandidates(signature, machine, seed);
+  return {};
 }
 
 } // namespace mixerc

@@ -51,6 +51,10 @@ struct TunableKernel {
   int index;
   KernelSignature signature;
   const PlanStep *step;
+  /// Per step argument: a variance (BatchNorm's running_var), filled with positive values; with
+  /// the others' [-1, 1) its square root would make every output NaN, and no candidate could
+  /// be told from the default.
+  std::vector<bool> variance;
   int calls = 0;
   double default_ms = 0;
 };
@@ -63,11 +67,12 @@ struct Buffers {
 };
 
 /// Buffers shaped as the step's arguments at `batch` images, inputs filled with U(-1, 1).
-Buffers makeBuffers(const PlanStep &step, int64_t batch, size_t first, size_t count,
+Buffers makeBuffers(const TunableKernel &kernel, int64_t batch, size_t first, size_t count,
                     uint64_t seed) {
+  const PlanStep &step = *kernel.step;
   Buffers b;
   std::mt19937_64 random(seed);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f), positive(0.5f, 1.5f);
   for (size_t a = first; a < first + count; ++a) {
     const KernelArg &arg = step.args[a];
     std::vector<halide_dimension_t> dims;
@@ -78,8 +83,9 @@ Buffers makeBuffers(const PlanStep &step, int64_t batch, size_t first, size_t co
       span += (extent - 1) * d.stride;
     }
     b.storage.emplace_back(size_t(span));
+    const bool variance = a < kernel.variance.size() && kernel.variance[a];
     for (float &v : b.storage.back())
-      v = uniform(random);
+      v = variance ? positive(random) : uniform(random);
     b.views.emplace_back(b.storage.back().data(), int(dims.size()), dims.data());
   }
   return b;
@@ -113,7 +119,7 @@ void measureBatch(const TunableKernel &kernel, const Halide::Target &target,
       inputs = built.arguments.size();
       candidates[c].callable = built.pipeline.compile_to_callable(built.arguments, target);
       candidates[c].outputs =
-          makeBuffers(*kernel.step, batch, inputs, kernel.step->args.size() - inputs, 99);
+          makeBuffers(kernel, batch, inputs, kernel.step->args.size() - inputs, 99);
       candidates[c].ok = true;
     } catch (const Halide::Error &e) {
       trials[c].status = TrialStatus::CompileError;
@@ -121,7 +127,7 @@ void measureBatch(const TunableKernel &kernel, const Halide::Target &target,
     }
   }
   const size_t outputs = kernel.step->args.size() - inputs;
-  Buffers in = makeBuffers(*kernel.step, batch, 0, inputs, 1234 + kernel.index);
+  Buffers in = makeBuffers(kernel, batch, 0, inputs, 1234 + kernel.index);
   Halide::JITUserContext context;
   Halide::JITUserContext *contextPointer = &context;
   auto call = [&](size_t c) {
@@ -391,6 +397,15 @@ int runTune(const TuneOptions &options) {
       if (!*scheduleFamily(sig))
         continue;
       auto [it, fresh] = byIndex.try_emplace(step.kernel, TunableKernel{step.kernel, sig, &step});
+      if (fresh)
+        for (const KernelArg &arg : step.args) {
+          static const std::string suffix = "running_var";
+          const std::string name =
+              arg.kind == SlotKind::Param ? plan.params[size_t(arg.index)].name : "";
+          it->second.variance.push_back(name.size() >= suffix.size() &&
+                                        name.compare(name.size() - suffix.size(), suffix.size(),
+                                                     suffix) == 0);
+        }
       ++it->second.calls;
     }
   };
@@ -440,7 +455,7 @@ int runTune(const TuneOptions &options) {
                               ? share * options.budget_seconds + carried
                               : 0;
     const auto kernelStart = Clock::now();
-    const std::string defaultText = defaultGemmSchedule(k.signature, machine).str();
+    const std::string defaultText = defaultScheduleRecord(k.signature, machine);
     KernelSummary s{k.signature.key(), k.calls, 0, 0, k.default_ms, k.default_ms};
     // Resume: what is recorded is not measured again.
     std::set<std::string> recorded;
@@ -462,7 +477,7 @@ int runTune(const TuneOptions &options) {
       s.best_ms = k.default_ms;
     }
     std::vector<std::string> pending;
-    for (const std::string &c : gemmCandidates(k.signature, machine, options.seed))
+    for (const std::string &c : scheduleCandidates(k.signature, machine, options.seed))
       if (!recorded.count(c))
         pending.push_back(c);
     std::reverse(pending.begin(), pending.end()); // taken from the back: the seeded order

@@ -12,7 +12,9 @@
 5. --show lists the records; a foreign file, a corrupt record and bad options are refused with
    status 2 and a message naming the file or option.
 6. --training also tunes the training step's GEMMs.
-Usage: test_tune.py MIXERC SPEC"""
+7. A ConvMixer (CONV_SPEC): its depthwise convolutions are tuned too (their own record family),
+   every drawn record matches the default, and the tuned library keeps parity with PyTorch.
+Usage: test_tune.py MIXERC SPEC CONV_SPEC"""
 import os
 import sqlite3
 import subprocess
@@ -26,8 +28,29 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "numerics"))
 from mixer_reference import Library, build_model, load_spec, randomise, write_safetensors  # noqa: E402
 
 
+def parity_error(spec_path, out, tmp):
+    """Largest logit difference, relative to the largest logit, of the library compiled into
+    `out` against the PyTorch reference with the same random weights."""
+    spec = load_spec(spec_path)
+    model = build_model(spec).eval()
+    randomise(model, seed=7)
+    weights = os.path.join(tmp, f"{spec['name']}.safetensors")
+    write_safetensors(weights, {k: v.numpy() for k, v in model.state_dict().items()})
+    lib = Library(os.path.join(out, f"lib{spec['name']}.so"), spec["name"])
+    info = lib.info()
+    images = torch.randn(7, info.channels, info.height, info.width,
+                         generator=torch.Generator().manual_seed(1))
+    handle = lib.create()
+    assert lib.call("load_weights", handle, weights.encode()) == 0, lib.error()
+    got = lib.infer(handle, images.numpy(), info.classes)
+    lib.destroy(handle)
+    with torch.no_grad():
+        want = model(images).numpy()
+    return float(np.abs(got - want).max() / np.abs(want).max())
+
+
 def main():
-    mixerc, spec_path = map(os.path.abspath, sys.argv[1:3])
+    mixerc, spec_path, conv_spec_path = map(os.path.abspath, sys.argv[1:4])
     failures = []
 
     def check(ok, what):
@@ -72,22 +95,7 @@ def main():
         r = run("compile", spec_path, "-o", out, "--tuning-db", db)
         check(r.returncode == 0 and "kernels use tuned records" in r.stdout,
               f"compile --tuning-db: {r.stdout.strip().splitlines()[0] if r.stdout else r.stderr}")
-        spec = load_spec(spec_path)
-        model = build_model(spec).eval()
-        randomise(model, seed=7)
-        weights = os.path.join(tmp, "w.safetensors")
-        write_safetensors(weights, {k: v.numpy() for k, v in model.state_dict().items()})
-        lib = Library(os.path.join(out, f"lib{spec['name']}.so"), spec["name"])
-        info = lib.info()
-        images = torch.randn(7, info.channels, info.height, info.width,
-                             generator=torch.Generator().manual_seed(1))
-        handle = lib.create()
-        assert lib.call("load_weights", handle, weights.encode()) == 0, lib.error()
-        got = lib.infer(handle, images.numpy(), info.classes)
-        lib.destroy(handle)
-        with torch.no_grad():
-            want = model(images).numpy()
-        error = float(np.abs(got - want).max() / np.abs(want).max())
+        error = parity_error(spec_path, out, tmp)
         check(error <= 1e-5, f"the tuned library's logits within {error:.2e} of PyTorch (1e-5)")
         r = run("compile", spec_path, "-o", os.path.join(tmp, "other"), "--tuning-db", db,
                 env={"MIXERC_CPU_MODEL": "Some Other CPU"})
@@ -134,6 +142,21 @@ def main():
         trained = {k for k, *_ in rows(tdb)}
         check(r.returncode == 0 and len(trained) > len(kernels),
               f"--training tunes {len(trained)} kernels (inference: {len(kernels)})")
+
+        # The depthwise family: ConvMixer's depthwise convolutions are tuned with the pointwise
+        # GEMMs, their drawn records match the default, and the tuned library keeps parity.
+        cdb = os.path.join(tmp, "conv.db")
+        r = run("tune", conv_spec_path, "--db", cdb, "--trials", "4", *quick)
+        conv = rows(cdb, "kernel LIKE 'depthwise%'")
+        check(r.returncode == 0 and conv and all(x[2] == "ok" for x in conv),
+              f"ConvMixer: {len(conv)} depthwise records, all built and matching the default "
+              f"(status {r.returncode}{'' if r.returncode == 0 else ': ' + r.stderr[-1000:]})")
+        cout = os.path.join(tmp, "conv_lib")
+        r = run("compile", conv_spec_path, "-o", cout, "--tuning-db", cdb)
+        check(r.returncode == 0, f"compile ConvMixer --tuning-db: {r.stdout.strip()[:160]}")
+        if r.returncode == 0:
+            error = parity_error(conv_spec_path, cout, tmp)
+            check(error <= 1e-5, f"the tuned ConvMixer's logits within {error:.2e} of PyTorch")
     print(f"{len(failures)} failed" if failures else "all passed")
     return 1 if failures else 0
 

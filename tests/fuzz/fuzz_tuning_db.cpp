@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "schedule/DepthwiseSchedule.h"
 #include "schedule/GemmSchedule.h"
 #include "tuning/TuningDb.h"
 
@@ -46,8 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r.status == mixerc::TrialStatus::Ok &&
             !(std::isfinite(r.median_ms) && r.median_ms > 0 && std::isfinite(r.default_ms)))
           __builtin_trap();
-        mixerc::GemmSchedule schedule;
-        mixerc::parseGemmSchedule(r.params, &schedule, &error);
+        mixerc::GemmSchedule gemm;
+        mixerc::DepthwiseSchedule depthwise;
+        if (r.family == "depthwise")
+          mixerc::parseDepthwiseSchedule(r.params, &depthwise, &error);
+        else
+          mixerc::parseGemmSchedule(r.params, &gemm, &error);
       }
       if (!records.empty()) {
         mixerc::TuningRecord best;
