@@ -237,11 +237,21 @@ bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string
   std::string runtimeInclude, runtimeLibrary;
   if (!findRuntime(&runtimeInclude, &runtimeLibrary, error))
     return fail(*error);
+  // MIXERC_CXXFLAGS: flags for the glue's compile and the link (words split at whitespace), as
+  // a sanitizer build of mixerc's tests uses them.
+  std::vector<std::string> extraFlags;
+  {
+    std::istringstream words(envOr("MIXERC_CXXFLAGS", ""));
+    for (std::string word; words >> word;)
+      extraFlags.push_back(word);
+  }
   fs::path glueObject = scratch / "glue.o";
-  if (!runCommand({cxx, "-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden",
-                   "-DMIXER_BUILDING_LIBRARY", "-I", scratch.string(), "-I", runtimeInclude, "-c",
-                   glue.string(), "-o", glueObject.string()},
-                  scratch / "glue.log", error))
+  std::vector<std::string> compileGlue{cxx, "-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden",
+                                       "-DMIXER_BUILDING_LIBRARY", "-I", scratch.string(), "-I",
+                                       runtimeInclude, "-c", glue.string(), "-o",
+                                       glueObject.string()};
+  compileGlue.insert(compileGlue.end(), extraFlags.begin(), extraFlags.end());
+  if (!runCommand(compileGlue, scratch / "glue.log", error))
     return fail(*error);
 
   const fs::path library = outDir / ("lib" + plan.name + ".so");
@@ -253,6 +263,7 @@ bool emitLibrary(const KernelPlan &plan, const EmitOptions &options, std::string
               {runtimeObject.string(), runtimeLibrary, "-Wl,--version-script=" + exports.string(),
                "-Wl,-soname,lib" + plan.name + ".so", "-lpthread",
                "-ldl", "-lm"});
+  link.insert(link.end(), extraFlags.begin(), extraFlags.end());
   if (!runCommand(link, scratch / "link.log", error))
     return fail(*error);
 
