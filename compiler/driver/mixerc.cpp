@@ -97,7 +97,8 @@ options:
                         kernels by their share of the model's time
   --resume              keep what FILE already holds for these kernels and measure only the rest
   --training            also the kernels of the training step (a spec with training = true)
-  --batch B             images the kernels are timed at (default 8)
+  --batch B             images the kernels are timed at (default 8); inference kernels at most
+                        at the library's images per chunk, which is what they run at there
   --threads T           worker threads (default 0: all cores)
   --target T            as for mixerc compile (default: the spec's first target); must run here
   --seed S              order of the candidates (default 0)

@@ -55,6 +55,8 @@ struct TunableKernel {
   /// the others' [-1, 1) its square root would make every output NaN, and no candidate could
   /// be told from the default.
   std::vector<bool> variance;
+  /// Images it is timed at: what the library runs it at (see collect below).
+  int64_t batch = 0;
   int calls = 0;
   double default_ms = 0;
 };
@@ -391,12 +393,20 @@ int runTune(const TuneOptions &options) {
   // The kernels with schedule records, with their calls per step (inference, and with
   // --training the training step too).
   std::map<int, TunableKernel> byIndex;
-  auto collect = [&](const std::vector<PlanStep> &steps) {
+  // The library runs inference in chunks of the plan's images_per_chunk (schedule/
+  // BatchChunking.h), so its kernels see at most that many images with their inputs in cache:
+  // timed at the whole batch instead, ConvMixer-256/8's depthwise record that won 1.63x at
+  // batch 64 was no faster in the library (7-image chunks). A training step is not chunked.
+  const int64_t inferenceBatch = plan.images_per_chunk > 0
+                                     ? std::min<int64_t>(options.batch, plan.images_per_chunk)
+                                     : options.batch;
+  auto collect = [&](const std::vector<PlanStep> &steps, int64_t batch) {
     for (const PlanStep &step : steps) {
       const KernelSignature &sig = plan.kernels[size_t(step.kernel)];
       if (!*scheduleFamily(sig))
         continue;
       auto [it, fresh] = byIndex.try_emplace(step.kernel, TunableKernel{step.kernel, sig, &step});
+      it->second.batch = std::max(it->second.batch, batch);
       if (fresh)
         for (const KernelArg &arg : step.args) {
           static const std::string suffix = "running_var";
@@ -409,9 +419,9 @@ int runTune(const TuneOptions &options) {
       ++it->second.calls;
     }
   };
-  collect(plan.steps);
+  collect(plan.steps, inferenceBatch);
   if (options.training)
-    collect(plan.train_steps);
+    collect(plan.train_steps, options.batch);
   std::vector<TunableKernel> kernels;
   for (auto &[index, k] : byIndex)
     kernels.push_back(k);
@@ -420,8 +430,11 @@ int runTune(const TuneOptions &options) {
 
   const auto start = Clock::now();
   fmt::print(stderr, "mixerc tune: {} ({} kernels with schedule records of {}), target {}, {}, "
-                     "batch {}, budget {}, {} trials per kernel at most\n",
+                     "batch {}{}, budget {}, {} trials per kernel at most\n",
              spec.name, kernels.size(), plan.kernels.size(), targetText, cpu, options.batch,
+             inferenceBatch < options.batch
+                 ? fmt::format(" (inference kernels at {}, the library's chunk)", inferenceBatch)
+                 : "",
              duration(options.budget_seconds), options.trials);
   // The defaults first: the kernels' shares of the model's time split the budget.
   double total = 0;
@@ -433,7 +446,7 @@ int runTune(const TuneOptions &options) {
       if (r.status == TrialStatus::Ok && r.default_ms > 0)
         k.default_ms = r.default_ms;
     if (k.default_ms == 0) {
-      const std::vector<Trial> t = measure(k, target, {""}, options.batch,
+      const std::vector<Trial> t = measure(k, target, {""}, k.batch,
                                            options.candidate_timeout);
       if (t[0].status != TrialStatus::Ok)
         return fail(fmt::format("the default schedule of {} failed ({}): {}", k.signature.key(),
@@ -500,7 +513,7 @@ int runTune(const TuneOptions &options) {
         pending.pop_back();
       }
       const std::vector<Trial> trials =
-          measure(k, target, records, options.batch, options.candidate_timeout);
+          measure(k, target, records, k.batch, options.candidate_timeout);
       const double defaultMs = trials[0].status == TrialStatus::Ok ? trials[0].median_ms : 0;
       for (size_t c = 1; c < trials.size(); ++c) {
         TuningRecord r;

@@ -13,9 +13,11 @@
    status 2 and a message naming the file or option.
 6. --training also tunes the training step's GEMMs.
 7. A ConvMixer (CONV_SPEC): its depthwise convolutions are tuned too (their own record family),
-   every drawn record matches the default, and the tuned library keeps parity with PyTorch.
+   every drawn record matches the default, and the tuned library keeps parity with PyTorch;
+   with a batch beyond the library's chunk its kernels are timed at the chunk.
 Usage: test_tune.py MIXERC SPEC CONV_SPEC"""
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -151,6 +153,13 @@ def main():
         check(r.returncode == 0 and conv and all(x[2] == "ok" for x in conv),
               f"ConvMixer: {len(conv)} depthwise records, all built and matching the default "
               f"(status {r.returncode}{'' if r.returncode == 0 else ': ' + r.stderr[-1000:]})")
+        # Inference kernels are timed at what the library runs them at: its chunk of images.
+        plan = run("compile", conv_spec_path, "--emit", "plan").stdout
+        chunk = re.search(r"(\d+) images per chunk", plan).group(1)
+        r = run("tune", conv_spec_path, "--db", os.path.join(tmp, "chunk.db"), "--trials", "0",
+                "--batch", "500", "--threads", "2")
+        check(r.returncode == 0 and f"batch 500 (inference kernels at {chunk}, the library's chunk)"
+              in r.stderr, f"a batch beyond the chunk of {chunk}: {r.stderr.strip()[:300]}")
         cout = os.path.join(tmp, "conv_lib")
         r = run("compile", conv_spec_path, "-o", cout, "--tuning-db", cdb)
         check(r.returncode == 0, f"compile ConvMixer --tuning-db: {r.stdout.strip()[:160]}")
