@@ -27,7 +27,7 @@ whole_suite() { # SET
     -DMIXERC_INTEROP_VENV="${MIXERC_INTEROP_VENV:-$HOME/.cache/mixerc/interop-venv}" >/dev/null
   cmake --build "$dir" >"$dir/build.log" 2>&1 || { tail -30 "$dir/build.log"; return 1; }
   if ctest --test-dir "$dir" -j2 --output-on-failure >"$dir/ctest.log" 2>&1; then
-    echo "sanitize $set: the whole ctest suite passed ($(grep -o 'tests passed out of [0-9]*' "$dir/ctest.log" | tail -1 || true))"
+    echo "sanitize $set: the whole ctest suite passed ($(grep -o 'out of [0-9]*' "$dir/ctest.log" | tail -1 | cut -c8- || true) tests)"
   else
     echo "sanitize $set: ctest FAILED (log: $dir/ctest.log)"
     grep -E 'ERROR: |SUMMARY: |runtime error|tests failed|\*\*\*Failed|Failed  ' "$dir/ctest.log" | head -30

@@ -4,20 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include "lower/KernelPlan.h"
+#include "DepthwiseSignature.h"
 
 namespace mixerc {
 namespace {
 
-KernelSignature depthwise(int64_t channels, int64_t height, int64_t width, int64_t k) {
-  KernelSignature sig;
-  sig.op = KernelOp::DepthwiseConv;
-  sig.n = channels;
-  sig.image_height = height;
-  sig.image_width = width;
-  sig.kernel_size = k;
-  return sig;
-}
+constexpr auto depthwise = &depthwiseSignature;
 
 constexpr VectorMachine kAvx512{16, 32}, kAvx2{8, 16};
 

@@ -8,19 +8,16 @@
 #include <Halide.h>
 #include <gtest/gtest.h>
 
+#include "DepthwiseSignature.h"
 #include "kernels/Kernels.h"
 #include "tuning/SearchSpace.h"
 
 namespace mixerc {
 namespace {
 
+/// With the epilogue and residual a ConvMixer block fuses (ReLU, no BatchNorm).
 KernelSignature depthwise(int64_t channels, int64_t height, int64_t width, int64_t k) {
-  KernelSignature sig;
-  sig.op = KernelOp::DepthwiseConv;
-  sig.n = channels;
-  sig.image_height = height;
-  sig.image_width = width;
-  sig.kernel_size = k;
+  KernelSignature sig = depthwiseSignature(channels, height, width, k);
   sig.activation = Activation::Relu;
   sig.residual = true;
   return sig;
