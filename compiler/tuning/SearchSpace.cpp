@@ -73,9 +73,18 @@ std::vector<std::string> depthwiseCandidates(const KernelSignature &signature,
   std::vector<std::string> out;
   std::string error;
   const int channels = int(signature.n), height = int(signature.image_height);
-  for (int vectors = 1; vectors <= 4; ++vectors)
+  for (int vectors = 1; vectors <= 4; ++vectors) {
+    // The blocks validDepthwiseSchedule admits, ascending: the tile's multiples that divide the
+    // channels, and all of them.
+    const int tile = base.vector * vectors;
+    std::vector<int> blocks;
+    for (int block = tile; block <= channels; block += tile)
+      if (channels % block == 0)
+        blocks.push_back(block);
+    if (channels % tile)
+      blocks.push_back(channels);
     for (int pixels = 1; pixels <= 12; ++pixels)
-      for (int block = base.vector * vectors; block <= channels; ++block) // validity picks
+      for (int block : blocks)
         for (int rows : {1, 2, 4, 8, 16, height}) {
           DepthwiseSchedule s = base;
           s.vectors = vectors;
@@ -88,6 +97,7 @@ std::vector<std::string> depthwiseCandidates(const KernelSignature &signature,
           if (seen.insert(text).second)
             out.push_back(text);
         }
+  }
   shuffle(&out, signature, seed);
   return out;
 }
